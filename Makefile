@@ -1,0 +1,122 @@
+# Tern - top-level, non-recursive GNU Makefile.
+#
+# Every executable is linked into build/: build/sbin/{ternd,tern} and
+# build/libexec/tern/<daemon>.  ternd finds its daemons at
+# $(dirname of its own binary)/../libexec/tern, so the same rule works in
+# the build tree and after "make install".
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR     = $(PREFIX)/sbin
+LIBEXECDIR  = $(PREFIX)/libexec/tern
+MANDIR      = $(PREFIX)/share/man
+SYSCONFDIR ?= /etc/tern
+
+CC       ?= cc
+PKGS      = libevent lmdb yaml-0.1 openssl zlib jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	    -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter \
+	    -fno-strict-aliasing -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS)
+
+B = build
+
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
+LIBCOMMON  = $(B)/libcommon.a
+
+DAEMONS   = smtpd queued
+PROGS     = $(DAEMONS:%=$(B)/libexec/tern/%) $(B)/sbin/ternd $(B)/sbin/tern
+
+UNIT_SRC  = $(wildcard t/unit/*.c)
+UNIT_BIN  = $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
+
+all: $(PROGS) $(UNIT_BIN)
+
+V ?= 0
+ifeq ($(V),0)
+Q = @
+else
+Q =
+endif
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# One daemon per directory; all of its .c files make one executable.
+define daemon_rule
+$(1)_OBJ = $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $(1)/*.c))
+$(B)/libexec/tern/$(1): $$($(1)_OBJ) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
+
+ternd_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(wildcard master/*.c))
+$(B)/sbin/ternd: $(ternd_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tern_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(wildcard ctl/*.c))
+$(B)/sbin/tern: $(tern_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link against libcommon and, where named t/unit/<daemon>_*.c,
+# against that daemon's objects except main.o.
+$(B)/t/%: t/unit/%.c $(LIBCOMMON) t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
+	    $(filter-out %/main.o,$(foreach d,$(DAEMONS),$(if $(filter $(d)_%,$*),$($(d)_OBJ)))) \
+	    $(LIBCOMMON) $(LDLIBS)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- tests -----------------------------------------------------------------
+PROVE ?= prove
+check: deps
+	$(MAKE) all
+	$(PROVE) -v -j2 --timer t/*.t
+
+check-quick: all
+	$(PROVE) --timer t/*.t
+
+deps:
+	@sh t/lib/install-deps.sh
+
+asan:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" all
+	TERN_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PROVE) -v --timer t/*.t
+
+# --- demo ------------------------------------------------------------------
+demo: all
+	@sh etc/demo.sh
+
+# --- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(B)/sbin/ternd $(B)/sbin/tern $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(DAEMONS:%=$(B)/libexec/tern/%) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 etc/tern.yaml.sample $(DESTDIR)$(SYSCONFDIR)/tern.yaml.sample
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all check check-quick deps asan demo install clean

@@ -1,0 +1,1296 @@
+/*
+ * config.c - the one YAML configuration file, strict and schema-driven.
+ *
+ * Purpose:      two passes over the bytes.  The event pass refuses what
+ *               the schema never needs and what makes a small file big:
+ *               anchors, aliases, tags, several documents, depth > 16,
+ *               more than 100000 nodes.  The document pass walks the tree
+ *               against the field tables below, one table per block, and
+ *               records every problem with its line and column.
+ * Used by:      every process.
+ * Trust:        administrator input, bounded (CFG_FILE_MAX and the above).
+ * Spool access: none.
+ * See:          tern.yaml(5).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+struct ctx {
+	const char		*file;
+	yaml_document_t		*doc;
+	struct cfg_errors	*err;
+	struct tern_config	*cfg;
+};
+
+enum ftype {
+	F_BOOL, F_UINT, F_DURATION, F_SIZE, F_RATE, F_DURLIST, F_STR, F_NAME,
+	F_HOSTNAME, F_PATH, F_ROUTE
+};
+
+struct field {
+	const char	*key;
+	enum ftype	 type;
+	size_t		 off;
+	unsigned	 setbit;
+	uint64_t	 min;
+	uint64_t	 max;
+};
+
+static void cerr(struct ctx *, const yaml_node_t *, const char *, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+cerr(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	if (c->err == NULL)
+		return;
+	if (c->err->n == CFG_ERRORS_MAX) {
+		c->err->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->err->msg[c->err->n++] = n != NULL ?
+	    xasprintf("%s:%zu:%zu: %s", c->file, n->start_mark.line + 1,
+		n->start_mark.column + 1, msg) :
+	    xasprintf("%s: %s", c->file, msg);
+}
+
+static yaml_node_t *
+node(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+	    : NULL;
+}
+
+static const char *
+kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+/* Scalar checks shared by several field types. */
+static bool
+scalar_bool(const char *s, bool *out)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+	unsigned i;
+
+	for (i = 0; i < nitems(yes); i++)
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+	for (i = 0; i < nitems(no); i++)
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	return false;
+}
+
+static bool
+valid_name(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > CFG_NAME_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return false;
+	return true;
+}
+
+static bool
+valid_hostname(const char *s)
+{
+	size_t	 n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+static bool
+valid_text(const char *s, size_t max)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return n > 0 && n <= max;
+}
+
+/* config_parse_hostport - "1.2.3.4:25", "[::1]:25", "0/0:25", "[1.2.3.4]" */
+int
+config_parse_hostport(const char *s, uint16_t defport, struct cfg_addr *a,
+    const char **err)
+{
+	char		 host[INET6_ADDRSTRLEN + 2];
+	const char	*p, *colon;
+	uint64_t	 port = defport;
+	size_t		 hlen;
+	struct sockaddr_in  *sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+
+	memset(a, 0, sizeof(*a));
+	if (*s == '[') {
+		if ((p = strchr(s, ']')) == NULL) {
+			*err = "missing ']' in address";
+			return -1;
+		}
+		hlen = (size_t)(p - s - 1);
+		s++;
+		colon = p[1] == ':' ? p + 1 : NULL;
+		if (p[1] != '\0' && colon == NULL) {
+			*err = "junk after ']'";
+			return -1;
+		}
+	} else {
+		colon = strrchr(s, ':');
+		if (colon != NULL && strchr(s, ':') != colon) {
+			*err = "IPv6 addresses need brackets: [::1]:25";
+			return -1;
+		}
+		hlen = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		*err = "missing or overlong address";
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "0/0") == 0 || strcmp(host, "*") == 0)
+		tern_strlcpy(host, "0.0.0.0", sizeof(host));
+	if (colon != NULL && parse_u64(colon + 1, 1, 65535, &port) == -1) {
+		*err = "port must be a number from 1 to 65535";
+		return -1;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		a->len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*sin6);
+	} else {
+		*err = "not an IP address";
+		return -1;
+	}
+	if (port == 0) {
+		*err = "a port is required (address:port)";
+		return -1;
+	}
+	return 0;
+}
+
+/* A route is "[ip]:port", "ip:port", "host" or "host:port". */
+static bool
+valid_route(const char *s)
+{
+	struct cfg_addr	 a;
+	const char	*e;
+	char		 host[256];
+	const char	*colon;
+	uint64_t	 port;
+	size_t		 n;
+
+	if (config_parse_hostport(s, 25, &a, &e) == 0)
+		return true;
+	colon = strrchr(s, ':');
+	n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon != NULL && parse_u64(colon + 1, 1, 65535, &port) == -1)
+		return false;
+	return valid_hostname(host);
+}
+
+/* set_field - decode one scalar into the struct at base per its row */
+static void
+set_field(struct ctx *c, const struct field *f, void *base, unsigned *set,
+    const yaml_node_t *v)
+{
+	const char	*s = scalar(v), *e = NULL;
+	char		*p = (char *)base + f->off;
+	uint64_t	 u;
+
+	if (s == NULL) {
+		cerr(c, v, "%s: expected a single value, found %s", f->key,
+		    kind(v));
+		return;
+	}
+	switch (f->type) {
+	case F_BOOL:
+		if (!scalar_bool(s, (bool *)p)) {
+			cerr(c, v, "%s: expected yes or no, found \"%s\"",
+			    f->key, s);
+			return;
+		}
+		break;
+	case F_UINT:
+		if (parse_u64(s, f->min, f->max, &u) == -1) {
+			cerr(c, v, "%s: expected a whole number from %llu to "
+			    "%llu, found \"%s\"", f->key,
+			    (unsigned long long)f->min,
+			    (unsigned long long)f->max, s);
+			return;
+		}
+		*(uint64_t *)p = u;
+		break;
+	case F_DURATION:
+		if (units_duration(s, &u, &e) == -1) {
+			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
+			return;
+		}
+		if (u < f->min || u > f->max) {
+			cerr(c, v, "%s: %s is out of range (%llus to %llus)",
+			    f->key, s, (unsigned long long)f->min,
+			    (unsigned long long)f->max);
+			return;
+		}
+		*(uint64_t *)p = u;
+		break;
+	case F_SIZE:
+		if (units_size(s, &u, &e) == -1) {
+			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
+			return;
+		}
+		if (u < f->min || (u > f->max && u != UNITS_SIZE_UNLIMITED)) {
+			cerr(c, v, "%s: %s is out of range", f->key, s);
+			return;
+		}
+		*(uint64_t *)p = u;
+		break;
+	case F_RATE:
+		if (units_rate(s, (struct rate *)p, &e) == -1) {
+			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
+			return;
+		}
+		break;
+	case F_DURLIST:
+		if (units_durlist(s, (struct durlist *)p, &e) == -1) {
+			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
+			return;
+		}
+		break;
+	case F_NAME:
+		if (!valid_name(s)) {
+			cerr(c, v, "%s: \"%s\" is not a valid name (letters, "
+			    "digits, '-', '_', '.', at most %d)", f->key, s,
+			    CFG_NAME_MAX);
+			return;
+		}
+		goto str;
+	case F_HOSTNAME:
+		if (!valid_hostname(s)) {
+			cerr(c, v, "%s: \"%s\" is not a valid host name",
+			    f->key, s);
+			return;
+		}
+		goto str;
+	case F_PATH:
+		if (s[0] != '/' && s[0] != '.') {
+			cerr(c, v, "%s: \"%s\": expected a path", f->key, s);
+			return;
+		}
+		/* FALLTHROUGH */
+	case F_STR:
+		if (!valid_text(s, f->max ? f->max : 1024)) {
+			cerr(c, v, "%s: empty, overlong or control characters",
+			    f->key);
+			return;
+		}
+		goto str;
+	case F_ROUTE:
+		if (!valid_route(s)) {
+			cerr(c, v, "%s: \"%s\" is not [ip]:port, ip:port, "
+			    "host or host:port", f->key, s);
+			return;
+		}
+	str:
+		free(*(char **)p);
+		*(char **)p = xstrdup(s);
+		break;
+	}
+	if (set != NULL)
+		*set |= f->setbit;
+}
+
+typedef void (*special_fn)(struct ctx *, const yaml_node_t *);
+struct special {
+	const char	*key;
+	special_fn	 fn;
+};
+
+/* walk_map - apply field rows and special handlers to a mapping node */
+static void
+walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
+    const struct field *fields, size_t nfields, void *base, unsigned *set,
+    const struct special *sp, size_t nsp)
+{
+	yaml_node_pair_t *pair;
+	char		  seen[64][48];
+	unsigned	  nseen = 0, i;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "%s: expected a mapping (key: value), found %s",
+		    what, kind(m));
+		return;
+	}
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		const char  *ks = scalar(k);
+		bool	     done = false;
+
+		if (ks == NULL) {
+			cerr(c, k, "%s: keys must be plain names", what);
+			continue;
+		}
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], ks) == 0)
+				break;
+		if (i < nseen) {
+			cerr(c, k, "%s: duplicate key \"%s\"", what, ks);
+			continue;
+		}
+		if (nseen < nitems(seen))
+			tern_strlcpy(seen[nseen++], ks, sizeof(seen[0]));
+		for (i = 0; i < nfields && !done; i++)
+			if (strcmp(fields[i].key, ks) == 0) {
+				set_field(c, &fields[i], base, set, v);
+				done = true;
+			}
+		for (i = 0; i < nsp && !done; i++)
+			if (strcmp(sp[i].key, ks) == 0) {
+				sp[i].fn(c, v);
+				done = true;
+			}
+		if (!done)
+			cerr(c, k, "%s: unknown key \"%s\"", what, ks);
+	}
+}
+
+/* --- blocks ------------------------------------------------------------ */
+
+#define O(s, m)	offsetof(struct s, m)
+
+static const struct field source_fields[] = {
+	{ "always-allow-relaying", F_BOOL, O(cfg_source, always_allow_relaying),
+	    SRC_RELAY, 0, 0 },
+	{ "process-x-virtual-mta", F_BOOL, O(cfg_source, process_x_virtual_mta),
+	    SRC_XVMTA, 0, 0 },
+	{ "process-x-job", F_BOOL, O(cfg_source, process_x_job), SRC_XJOB,
+	    0, 0 },
+	{ "smtp-service", F_BOOL, O(cfg_source, smtp_service), SRC_SERVICE,
+	    0, 0 },
+	{ "max-message-size", F_SIZE, O(cfg_source, max_message_size),
+	    SRC_MAXSIZE, 1024, 1ULL << 40 },
+	{ "max-rcpt-per-message", F_UINT, O(cfg_source, max_rcpt), SRC_MAXRCPT,
+	    1, 100000 },
+	{ "max-smtp-in", F_UINT, O(cfg_source, max_smtp_in), SRC_MAXIN,
+	    1, 100000 },
+	{ "default-virtual-mta", F_NAME, O(cfg_source, default_virtual_mta),
+	    SRC_DEFVMTA, 0, 0 },
+};
+
+static const struct field domain_fields[] = {
+	{ "max-smtp-out", F_UINT, O(cfg_domain, max_smtp_out), DOM_MAXOUT,
+	    1, 10000 },
+	{ "max-msg-per-connection", F_UINT, O(cfg_domain,
+	    max_msg_per_connection), DOM_MAXPERCONN, 0, 1000000 },
+	{ "max-rcpt-per-message", F_UINT, O(cfg_domain, max_rcpt_per_message),
+	    DOM_MAXRCPT, 1, 100000 },
+	{ "retry-after", F_DURLIST, O(cfg_domain, retry_after), DOM_RETRY,
+	    0, 0 },
+	{ "bounce-after", F_DURATION, O(cfg_domain, bounce_after), DOM_BOUNCE,
+	    60, UNITS_DURATION_MAX },
+	{ "max-msg-rate", F_RATE, O(cfg_domain, max_msg_rate), DOM_MSGRATE,
+	    0, 0 },
+	{ "route", F_ROUTE, O(cfg_domain, route), DOM_ROUTE, 0, 0 },
+	{ "smtp-hosts", F_ROUTE, O(cfg_domain, smtp_hosts), DOM_HOSTS, 0, 0 },
+};
+
+static const struct field vmta_fields[] = {
+	{ "smtp-source-host", F_STR, 0, 0, 0, 300 },
+};
+
+static const struct field top_fields[] = {
+	{ "host-name", F_HOSTNAME, O(tern_config, host_name), 0, 0, 0 },
+	{ "spool-dir", F_PATH, O(tern_config, spool_dir), 0, 0, 512 },
+	{ "run-dir", F_PATH, O(tern_config, run_dir), 0, 0, 80 },
+	{ "log-dir", F_PATH, O(tern_config, log_dir), 0, 0, 512 },
+	{ "user", F_NAME, O(tern_config, user), 0, 0, 0 },
+	{ "max-message-size", F_SIZE, O(tern_config, max_message_size), 0,
+	    1024, 1ULL << 40 },
+	{ "total-max-smtp-in", F_UINT, O(tern_config, total_max_smtp_in), 0,
+	    1, 100000 },
+	{ "max-rcpt-per-message", F_UINT, O(tern_config, max_rcpt_per_message),
+	    0, 1, 100000 },
+	{ "max-received-headers", F_UINT, O(tern_config, max_received_headers),
+	    0, 1, 1000 },
+	{ "smtp-idle-timeout", F_DURATION, O(tern_config, smtp_idle_timeout),
+	    0, 1, 3600 },
+	{ "smtp-data-timeout", F_DURATION, O(tern_config, smtp_data_timeout),
+	    0, 1, 3600 },
+	{ "shutdown-timeout", F_DURATION, O(tern_config, shutdown_timeout),
+	    0, 1, 3600 },
+	{ "min-free-space", F_SIZE, O(tern_config, min_free_space), 0,
+	    0, 1ULL << 50 },
+	{ "group-commit-delay-us", F_UINT, O(tern_config,
+	    group_commit_delay_us), 0, 0, 100000 },
+	{ "default-virtual-mta", F_NAME, O(tern_config, default_virtual_mta),
+	    0, 0, 0 },
+};
+
+/* parse_cidr - "127.0.0.1/32", "10.0.0.0/8", "0/0", "::1/128", "1.2.3.4" */
+static int
+parse_cidr(const char *s, struct cfg_source *src)
+{
+	char		 host[INET6_ADDRSTRLEN + 1];
+	const char	*slash = strchr(s, '/');
+	size_t		 n = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t	 pfx;
+
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (strcmp(host, "0") == 0 && slash != NULL &&
+	    strcmp(slash, "/0") == 0) {
+		src->family = AF_UNSPEC;	/* 0/0 matches both families */
+		src->prefix = 0;
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, src->addr) == 1)
+		src->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, src->addr) == 1)
+		src->family = AF_INET6;
+	else
+		return -1;
+	pfx = src->family == AF_INET ? 32 : 128;
+	if (slash != NULL && parse_u64(slash + 1, 0, pfx, &pfx) == -1)
+		return -1;
+	src->prefix = (unsigned)pfx;
+	return 0;
+}
+
+static void
+sp_sources(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "sources: expected a mapping of CIDR: {settings}");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->sources = n ? xcalloc(n, sizeof(struct cfg_source)) : NULL;
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		struct cfg_source *src =
+		    &c->cfg->sources[c->cfg->nsources];
+		const char *ks = scalar(k);
+
+		if (ks == NULL || parse_cidr(ks, src) == -1) {
+			cerr(c, k, "sources: \"%s\" is not an address or CIDR "
+			    "(e.g. 10.0.0.0/8, 0/0)", ks ? ks : "");
+			continue;
+		}
+		src->text = xstrdup(ks);
+		c->cfg->nsources++;
+		walk_map(c, v, ks, source_fields, nitems(source_fields), src,
+		    &src->set, NULL, 0);
+	}
+}
+
+static void
+sp_listeners(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	const char	 *e;
+	size_t		  n;
+
+	if (seq->type == YAML_SCALAR_NODE) {
+		cerr(c, seq, "smtp-listener: expected a list, e.g. "
+		    "[\"127.0.0.1:2525\"]");
+		return;
+	}
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "smtp-listener: expected a list");
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	if (n == 0 || n > 64) {
+		cerr(c, seq, "smtp-listener: between 1 and 64 listeners");
+		return;
+	}
+	c->cfg->listeners = xcalloc(n, sizeof(struct cfg_listener));
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		struct cfg_listener *l =
+		    &c->cfg->listeners[c->cfg->nlisteners];
+		const char *s = scalar(v);
+
+		if (s == NULL) {
+			cerr(c, v, "smtp-listener: expected \"address:port\"");
+			continue;
+		}
+		if (config_parse_hostport(s, 0, &l->addr, &e) == -1) {
+			cerr(c, v, "smtp-listener: \"%s\": %s", s, e);
+			continue;
+		}
+		l->text = xstrdup(s);
+		c->cfg->nlisteners++;
+	}
+}
+
+/* vmta_source_host - "IP HOST": egress address and EHLO name */
+static void
+vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
+{
+	char		 ip[INET6_ADDRSTRLEN + 1];
+	const char	*s = scalar(v), *sp, *e;
+	size_t		 n;
+
+	if (s == NULL || (sp = strchr(s, ' ')) == NULL) {
+		cerr(c, v, "smtp-source-host: expected \"IP HOSTNAME\"");
+		return;
+	}
+	n = (size_t)(sp - s);
+	while (*sp == ' ')
+		sp++;
+	if (n >= sizeof(ip) || !valid_hostname(sp)) {
+		cerr(c, v, "smtp-source-host: expected \"IP HOSTNAME\"");
+		return;
+	}
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (config_parse_hostport(ip, 1, &vm->source, &e) == -1) {
+		cerr(c, v, "smtp-source-host: \"%s\": %s", ip, e);
+		return;
+	}
+	free(vm->source_ip);
+	free(vm->ehlo_name);
+	vm->source_ip = xstrdup(ip);
+	vm->ehlo_name = xstrdup(sp);
+}
+
+static void
+sp_vmtas(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "virtual-mtas: expected a mapping of NAME: "
+		    "{settings}");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->vmtas = n ? xcalloc(n, sizeof(struct cfg_vmta)) : NULL;
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		yaml_node_pair_t *p2;
+		struct cfg_vmta *vm = &c->cfg->vmtas[c->cfg->nvmtas];
+		const char *ks = scalar(k);
+
+		if (ks == NULL || !valid_name(ks)) {
+			cerr(c, k, "virtual-mtas: \"%s\" is not a valid name",
+			    ks ? ks : "");
+			continue;
+		}
+		vm->name = xstrdup(ks);
+		c->cfg->nvmtas++;
+		if (v->type != YAML_MAPPING_NODE) {
+			cerr(c, v, "%s: expected a mapping", ks);
+			continue;
+		}
+		for (p2 = v->data.mapping.pairs.start;
+		    p2 < v->data.mapping.pairs.top; p2++) {
+			yaml_node_t *k2 = node(c, p2->key);
+			const char *k2s = scalar(k2);
+
+			if (k2s != NULL &&
+			    strcmp(k2s, vmta_fields[0].key) == 0)
+				vmta_source_host(c, vm, node(c, p2->value));
+			else
+				cerr(c, k2, "%s: unknown key \"%s\"", ks,
+				    k2s ? k2s : "");
+		}
+	}
+}
+
+static void
+sp_pools(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "virtual-mta-pools: expected a mapping of NAME: "
+		    "[vmta, ...]");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->pools = n ? xcalloc(n, sizeof(struct cfg_pool)) : NULL;
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		struct cfg_pool *pl = &c->cfg->pools[c->cfg->npools];
+		yaml_node_item_t *it;
+		const char *ks = scalar(k);
+
+		if (ks == NULL || !valid_name(ks)) {
+			cerr(c, k, "virtual-mta-pools: \"%s\" is not a valid "
+			    "name", ks ? ks : "");
+			continue;
+		}
+		if (v->type != YAML_SEQUENCE_NODE ||
+		    v->data.sequence.items.top == v->data.sequence.items.start) {
+			cerr(c, v, "%s: expected a non-empty list of "
+			    "virtual-mta names", ks);
+			continue;
+		}
+		pl->name = xstrdup(ks);
+		c->cfg->npools++;
+		n = (size_t)(v->data.sequence.items.top -
+		    v->data.sequence.items.start);
+		pl->members = xcalloc(n, sizeof(char *));
+		pl->weights = xcalloc(n, sizeof(unsigned));
+		for (it = v->data.sequence.items.start;
+		    it < v->data.sequence.items.top; it++) {
+			yaml_node_t *iv = node(c, *it);
+			const char *s = scalar(iv);
+
+			if (s == NULL || !valid_name(s)) {
+				cerr(c, iv, "%s: expected virtual-mta names",
+				    ks);
+				continue;
+			}
+			pl->weights[pl->n] = 1;
+			pl->members[pl->n++] = xstrdup(s);
+		}
+	}
+}
+
+static void
+sp_domains(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "domains: expected a mapping of DOMAIN: {settings}");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->domains = n ? xcalloc(n, sizeof(struct cfg_domain)) : NULL;
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		struct cfg_domain *d = &c->cfg->domains[c->cfg->ndomains];
+		const char *ks = scalar(k);
+
+		if (ks == NULL || (strcmp(ks, "*") != 0 &&
+		    !valid_hostname(ks))) {
+			cerr(c, k, "domains: \"%s\" is not a domain name or "
+			    "\"*\"", ks ? ks : "");
+			continue;
+		}
+		d->name = xstrdup(ks);
+		str_lower(d->name);
+		c->cfg->ndomains++;
+		walk_map(c, v, ks, domain_fields, nitems(domain_fields), d,
+		    &d->set, NULL, 0);
+	}
+}
+
+static const struct special top_specials[] = {
+	{ "smtp-listener", sp_listeners },
+	{ "sources", sp_sources },
+	{ "virtual-mtas", sp_vmtas },
+	{ "virtual-mta-pools", sp_pools },
+	{ "domains", sp_domains },
+};
+
+/* --- pass 1: events ---------------------------------------------------- */
+
+static bool
+prescan(struct ctx *c, const char *buf, size_t len)
+{
+	yaml_parser_t	 p;
+	yaml_event_t	 ev;
+	int		 depth = 0, docs = 0;
+	unsigned	 nodes = 0;
+	bool		 ok = true, done = false;
+	yaml_node_t	 fake;
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (ok && !done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			memset(&fake, 0, sizeof(fake));
+			fake.start_mark = p.problem_mark;
+			cerr(c, &fake, "YAML syntax error: %s%s%s",
+			    p.problem ? p.problem : "unknown",
+			    p.context ? " " : "", p.context ? p.context : "");
+			ok = false;
+			break;
+		}
+		memset(&fake, 0, sizeof(fake));
+		fake.start_mark = ev.start_mark;
+		switch (ev.type) {
+		case YAML_ALIAS_EVENT:
+			cerr(c, &fake, "YAML aliases (*name) are not allowed");
+			ok = false;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (ev.data.scalar.anchor || (ev.data.scalar.tag &&
+			    !ev.data.scalar.plain_implicit &&
+			    !ev.data.scalar.quoted_implicit)) {
+				cerr(c, &fake, "YAML anchors and tags are not "
+				    "allowed");
+				ok = false;
+			}
+			nodes++;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if ((ev.type == YAML_SEQUENCE_START_EVENT ?
+			    ev.data.sequence_start.anchor :
+			    ev.data.mapping_start.anchor) != NULL) {
+				cerr(c, &fake, "YAML anchors are not allowed");
+				ok = false;
+			}
+			if (++depth > CFG_DEPTH_MAX) {
+				cerr(c, &fake, "nesting deeper than %d levels",
+				    CFG_DEPTH_MAX);
+				ok = false;
+			}
+			nodes++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				cerr(c, &fake, "only one YAML document is "
+				    "allowed");
+				ok = false;
+			}
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		if (nodes > CFG_NODES_MAX) {
+			cerr(c, &fake, "more than %d YAML nodes",
+			    CFG_NODES_MAX);
+			ok = false;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ok;
+}
+
+/* --- defaults and cross checks ---------------------------------------- */
+
+static void
+set_defaults(struct tern_config *cfg)
+{
+	cfg->max_message_size = 50ULL * 1024 * 1024;
+	cfg->total_max_smtp_in = 1000;
+	cfg->max_rcpt_per_message = 1000;
+	cfg->max_received_headers = 100;
+	cfg->smtp_idle_timeout = 300;
+	cfg->smtp_data_timeout = 600;
+	cfg->shutdown_timeout = 30;
+	cfg->min_free_space = 100ULL * 1024 * 1024;
+	cfg->group_commit_delay_us = 0;
+}
+
+static void
+require(struct ctx *c, const yaml_node_t *root, void *field,
+    const char *key)
+{
+	if (*(char **)field == NULL)
+		cerr(c, root, "required key \"%s\" is missing", key);
+}
+
+static void
+cross_check(struct ctx *c, const yaml_node_t *root)
+{
+	struct tern_config *cfg = c->cfg;
+	unsigned	    i;
+
+	require(c, root, &cfg->spool_dir, "spool-dir");
+	require(c, root, &cfg->run_dir, "run-dir");
+	if (cfg->log_dir == NULL && cfg->spool_dir != NULL)
+		cfg->log_dir = xstrdup(cfg->spool_dir);
+	if (cfg->host_name == NULL) {
+		char hn[256];
+		if (gethostname(hn, sizeof(hn)) == 0 && valid_hostname(hn))
+			cfg->host_name = xstrdup(hn);
+		else
+			cfg->host_name = xstrdup("localhost");
+	}
+	if (cfg->nlisteners == 0)
+		cerr(c, root, "required key \"smtp-listener\" is missing");
+	if (cfg->nvmtas == 0)
+		cerr(c, root, "at least one entry in \"virtual-mtas\" is "
+		    "required");
+	if (cfg->default_virtual_mta == NULL && cfg->nvmtas > 0)
+		cfg->default_virtual_mta = xstrdup(cfg->vmtas[0].name);
+	else if (cfg->default_virtual_mta != NULL &&
+	    !config_vmta_or_pool(cfg, cfg->default_virtual_mta))
+		cerr(c, root, "default-virtual-mta: \"%s\" is neither a "
+		    "virtual-mta nor a pool", cfg->default_virtual_mta);
+	for (i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].default_virtual_mta != NULL &&
+		    !config_vmta_or_pool(cfg,
+		    cfg->sources[i].default_virtual_mta))
+			cerr(c, root, "sources: %s: default-virtual-mta \"%s\" "
+			    "is neither a virtual-mta nor a pool",
+			    cfg->sources[i].text,
+			    cfg->sources[i].default_virtual_mta);
+	for (i = 0; i < cfg->npools; i++) {
+		unsigned j;
+
+		for (j = 0; j < cfg->pools[i].n; j++)
+			if (config_vmta(cfg, cfg->pools[i].members[j]) == NULL)
+				cerr(c, root, "virtual-mta-pools: %s: \"%s\" "
+				    "is not a virtual-mta",
+				    cfg->pools[i].name,
+				    cfg->pools[i].members[j]);
+		if (config_vmta(cfg, cfg->pools[i].name) != NULL)
+			cerr(c, root, "virtual-mta-pools: \"%s\" is also a "
+			    "virtual-mta name", cfg->pools[i].name);
+	}
+	for (i = 0; i < cfg->nvmtas; i++)
+		if (cfg->vmtas[i].ehlo_name == NULL) {
+			cfg->vmtas[i].ehlo_name = xstrdup(cfg->host_name);
+			cfg->vmtas[i].source_ip = xstrdup("");
+		}
+}
+
+static void
+hash_bytes(const char *buf, size_t len, char out[65])
+{
+	unsigned char	 md[32];
+	unsigned int	 mdlen = sizeof(md);
+	unsigned	 i;
+
+	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + i * 2, 3, "%02x", md[i]);
+}
+
+/* config_load_buf - parse bytes; NULL with errors filled on failure */
+struct tern_config *
+config_load_buf(const char *name, const char *buf, size_t len,
+    struct cfg_errors *err)
+{
+	struct ctx	 c = { .file = name, .err = err };
+	yaml_parser_t	 p;
+	yaml_document_t	 doc;
+	yaml_node_t	*root;
+	struct tern_config *cfg;
+	unsigned	 before = err->n;
+
+	if (len > CFG_FILE_MAX) {
+		cerr(&c, NULL, "file larger than %d bytes", CFG_FILE_MAX);
+		return NULL;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		cerr(&c, NULL, "file contains a NUL byte");
+		return NULL;
+	}
+	if (!prescan(&c, buf, len))
+		return NULL;
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		cerr(&c, NULL, "YAML error: %s", p.problem ? p.problem : "?");
+		yaml_parser_delete(&p);
+		return NULL;
+	}
+	cfg = xcalloc(1, sizeof(*cfg));
+	set_defaults(cfg);
+	c.doc = &doc;
+	c.cfg = cfg;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL)
+		cerr(&c, NULL, "file is empty");
+	else {
+		walk_map(&c, root, "top level", top_fields,
+		    nitems(top_fields), cfg, NULL, top_specials,
+		    nitems(top_specials));
+		cross_check(&c, root);
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+	if (err->n != before || err->dropped) {
+		config_free(cfg);
+		return NULL;
+	}
+	cfg->path = xstrdup(name);
+	cfg->loaded = time(NULL);
+	hash_bytes(buf, len, cfg->hash);
+	return cfg;
+}
+
+/* config_load_file - read and parse a file */
+struct tern_config *
+config_load_file(const char *path, struct cfg_errors *err)
+{
+	struct tern_config *cfg;
+	char		   *buf;
+	size_t		    len;
+
+	if ((buf = read_file(path, CFG_FILE_MAX, &len)) == NULL) {
+		if (err->n < CFG_ERRORS_MAX)
+			err->msg[err->n++] = xasprintf("%s: %s", path,
+			    errno == EFBIG ? "file too large" :
+			    strerror(errno));
+		return NULL;
+	}
+	cfg = config_load_buf(path, buf, len, err);
+	free(buf);
+	return cfg;
+}
+
+void
+config_errors_print(const struct cfg_errors *err, int fd)
+{
+	unsigned i;
+
+	for (i = 0; i < err->n; i++)
+		dprintf(fd, "%s\n", err->msg[i]);
+	if (err->dropped)
+		dprintf(fd, "(%u more errors)\n", err->dropped);
+}
+
+void
+config_errors_free(struct cfg_errors *err)
+{
+	unsigned i;
+
+	for (i = 0; i < err->n; i++)
+		free(err->msg[i]);
+	memset(err, 0, sizeof(*err));
+}
+
+void
+config_free(struct tern_config *cfg)
+{
+	unsigned i, j;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->host_name);
+	free(cfg->spool_dir);
+	free(cfg->run_dir);
+	free(cfg->log_dir);
+	free(cfg->user);
+	free(cfg->default_virtual_mta);
+	for (i = 0; i < cfg->nlisteners; i++)
+		free(cfg->listeners[i].text);
+	free(cfg->listeners);
+	for (i = 0; i < cfg->nsources; i++) {
+		free(cfg->sources[i].text);
+		free(cfg->sources[i].default_virtual_mta);
+	}
+	free(cfg->sources);
+	for (i = 0; i < cfg->nvmtas; i++) {
+		free(cfg->vmtas[i].name);
+		free(cfg->vmtas[i].source_ip);
+		free(cfg->vmtas[i].ehlo_name);
+	}
+	free(cfg->vmtas);
+	for (i = 0; i < cfg->npools; i++) {
+		for (j = 0; j < cfg->pools[i].n; j++)
+			free(cfg->pools[i].members[j]);
+		free(cfg->pools[i].members);
+		free(cfg->pools[i].weights);
+		free(cfg->pools[i].name);
+	}
+	free(cfg->pools);
+	for (i = 0; i < cfg->ndomains; i++) {
+		free(cfg->domains[i].name);
+		free(cfg->domains[i].route);
+		free(cfg->domains[i].smtp_hosts);
+	}
+	free(cfg->domains);
+	free(cfg);
+}
+
+/* --- lookups ----------------------------------------------------------- */
+
+static bool
+cidr_match(const struct cfg_source *s, const struct sockaddr *sa)
+{
+	const uint8_t	*a;
+	unsigned	 bits = s->prefix, i;
+	uint8_t		 v4mapped[16];
+
+	if (s->family == AF_UNSPEC)
+		return true;
+	if (sa->sa_family == AF_INET && s->family == AF_INET)
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6 && s->family == AF_INET6)
+		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	else if (sa->sa_family == AF_INET6 && s->family == AF_INET &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+		memcpy(v4mapped,
+		    ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+		a = v4mapped + 12;
+	} else
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (a[i] != s->addr[i])
+			return false;
+	if (bits > 0) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if ((a[i] & mask) != (s->addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* config_source_policy - merge matching source blocks, longest prefix wins */
+void
+config_source_policy(const struct tern_config *cfg, const struct sockaddr *sa,
+    struct src_policy *p)
+{
+	const struct cfg_source *m[64];
+	unsigned		 nm = 0, i, j, got = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->service = true;
+	p->max_message_size = cfg->max_message_size;
+	p->max_rcpt = cfg->max_rcpt_per_message;
+	p->max_smtp_in = cfg->total_max_smtp_in;
+	p->default_virtual_mta = cfg->default_virtual_mta;
+	for (i = 0; i < cfg->nsources && nm < nitems(m); i++)
+		if (cidr_match(&cfg->sources[i], sa))
+			m[nm++] = &cfg->sources[i];
+	/* Sort by prefix length, longest first (few entries: insertion). */
+	for (i = 1; i < nm; i++)
+		for (j = i; j > 0 && m[j]->prefix > m[j - 1]->prefix; j--) {
+			const struct cfg_source *t = m[j];
+			m[j] = m[j - 1];
+			m[j - 1] = t;
+		}
+	if (nm > 0)
+		p->matched = m[0]->text;
+	for (i = 0; i < nm; i++) {
+		unsigned fresh = m[i]->set & ~got;
+#define TAKE(bit, dst, src) if (fresh & (bit)) p->dst = m[i]->src
+		TAKE(SRC_RELAY, relay, always_allow_relaying);
+		TAKE(SRC_XVMTA, xvmta, process_x_virtual_mta);
+		TAKE(SRC_XJOB, xjob, process_x_job);
+		TAKE(SRC_SERVICE, service, smtp_service);
+		TAKE(SRC_MAXSIZE, max_message_size, max_message_size);
+		TAKE(SRC_MAXRCPT, max_rcpt, max_rcpt);
+		TAKE(SRC_MAXIN, max_smtp_in, max_smtp_in);
+		TAKE(SRC_DEFVMTA, default_virtual_mta, default_virtual_mta);
+#undef TAKE
+		got |= m[i]->set;
+	}
+}
+
+static const struct cfg_domain *
+find_domain(const struct tern_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->ndomains; i++)
+		if (strcasecmp(cfg->domains[i].name, name) == 0)
+			return &cfg->domains[i];
+	return NULL;
+}
+
+/* config_domain_policy - the domain's block over "*" over built-ins */
+void
+config_domain_policy(const struct tern_config *cfg, const char *domain,
+    struct dom_policy *p)
+{
+	static const struct durlist def_retry = { 1, { 600 } };
+	const struct cfg_domain *blk[2];
+	unsigned i, got = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->max_smtp_out = 20;
+	p->max_msg_per_connection = 0;
+	p->max_rcpt_per_message = 1000;
+	p->retry_after = &def_retry;
+	p->bounce_after = 4 * 86400 + 12 * 3600;
+	blk[0] = find_domain(cfg, domain);
+	blk[1] = find_domain(cfg, "*");
+	for (i = 0; i < 2; i++) {
+		const struct cfg_domain *d = blk[i];
+		unsigned fresh;
+
+		if (d == NULL)
+			continue;
+		fresh = d->set & ~got;
+		if (fresh & DOM_MAXOUT)
+			p->max_smtp_out = d->max_smtp_out;
+		if (fresh & DOM_MAXPERCONN)
+			p->max_msg_per_connection = d->max_msg_per_connection;
+		if (fresh & DOM_MAXRCPT)
+			p->max_rcpt_per_message = d->max_rcpt_per_message;
+		if (fresh & DOM_RETRY)
+			p->retry_after = &d->retry_after;
+		if (fresh & DOM_BOUNCE)
+			p->bounce_after = d->bounce_after;
+		if (fresh & DOM_MSGRATE)
+			p->max_msg_rate = d->max_msg_rate;
+		if ((fresh & DOM_ROUTE) && i == 0)
+			p->route = d->route;	/* routes are never inherited */
+		if ((fresh & DOM_HOSTS) && i == 0)
+			p->smtp_hosts = d->smtp_hosts;
+		got |= d->set;
+	}
+}
+
+const struct cfg_vmta *
+config_vmta(const struct tern_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nvmtas; i++)
+		if (strcasecmp(cfg->vmtas[i].name, name) == 0)
+			return &cfg->vmtas[i];
+	return NULL;
+}
+
+const struct cfg_pool *
+config_pool(const struct tern_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->npools; i++)
+		if (strcasecmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
+bool
+config_vmta_or_pool(const struct tern_config *cfg, const char *name)
+{
+	return config_vmta(cfg, name) != NULL || config_pool(cfg, name) != NULL;
+}
+
+/*
+ * config_peek_run_dir - find top-level "run-dir" in a file that may not
+ * validate (tern(1) must still reach a running ternd to report on it).
+ */
+char *
+config_peek_run_dir(const char *path)
+{
+	yaml_parser_t	 p;
+	yaml_event_t	 ev;
+	char		*buf, *found = NULL;
+	size_t		 len;
+	int		 depth = 0;
+	bool		 want = false, key = true, done = false;
+
+	if ((buf = read_file(path, CFG_FILE_MAX, &len)) == NULL)
+		return NULL;
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (unsigned char *)buf, len);
+	while (!done && found == NULL && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			/* A nested value at the top level answers its key. */
+			if (++depth == 2)
+				key = !key;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth != 1)
+				break;
+			if (want)
+				found = xstrdup((char *)ev.data.scalar.value);
+			want = key && strcmp((char *)ev.data.scalar.value,
+			    "run-dir") == 0;
+			key = !key;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	free(buf);
+	return found;
+}

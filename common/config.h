@@ -1,0 +1,186 @@
+/*
+ * config.h - the one YAML configuration file, strict and schema-driven.
+ *
+ * Purpose:      load tern.yaml into struct tern_config.  Keys follow
+ *               PowerMTA's directive names.  Unknown keys, wrong types,
+ *               out-of-range values, duplicate keys, anchors and aliases
+ *               are errors reported as "file:line:column: message".
+ * Used by:      every process (ternd validates, then hands each daemon
+ *               the same bytes through a sealed memfd).
+ * Trust:        administrator input, still bounded: file size, depth,
+ *               node count and every value are capped.
+ * Spool access: none.
+ * See:          tern.yaml(5).
+ */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "units.h"
+
+#define CFG_FILE_MAX		(1024 * 1024)
+#define CFG_NAME_MAX		64
+#define CFG_DEPTH_MAX		16
+#define CFG_NODES_MAX		100000
+#define CFG_ERRORS_MAX		50
+
+struct cfg_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+struct cfg_listener {
+	char			*text;
+	struct cfg_addr		 addr;
+};
+
+/* A <source> block: policy for injecting clients, most specific CIDR wins. */
+#define SRC_RELAY	0x0001
+#define SRC_XVMTA	0x0002
+#define SRC_XJOB	0x0004
+#define SRC_MAXSIZE	0x0008
+#define SRC_MAXRCPT	0x0010
+#define SRC_MAXIN	0x0020
+#define SRC_DEFVMTA	0x0040
+#define SRC_SERVICE	0x0080
+struct cfg_source {
+	char		*text;
+	int		 family;
+	uint8_t		 addr[16];
+	unsigned	 prefix;
+	unsigned	 set;
+	bool		 always_allow_relaying;
+	bool		 process_x_virtual_mta;
+	bool		 process_x_job;
+	bool		 smtp_service;
+	uint64_t	 max_message_size;
+	uint64_t	 max_rcpt;
+	uint64_t	 max_smtp_in;
+	char		*default_virtual_mta;
+};
+
+/* What a client gets: the source blocks merged, most specific first. */
+struct src_policy {
+	bool		 relay;
+	bool		 xvmta;
+	bool		 xjob;
+	bool		 service;
+	uint64_t	 max_message_size;
+	uint64_t	 max_rcpt;
+	uint64_t	 max_smtp_in;
+	const char	*default_virtual_mta;
+	const char	*matched;		/* text of the best block */
+};
+
+struct cfg_vmta {
+	char		*name;
+	char		*source_ip;		/* text, "" = any */
+	struct cfg_addr	 source;
+	char		*ehlo_name;
+};
+
+struct cfg_pool {
+	char		*name;
+	unsigned	 n;
+	char		**members;		/* vmta names */
+	unsigned	*weights;
+};
+
+/* A <domain> block.  "*" is the default block. */
+#define DOM_MAXOUT	0x0001
+#define DOM_MAXPERCONN	0x0002
+#define DOM_RETRY	0x0004
+#define DOM_BOUNCE	0x0008
+#define DOM_ROUTE	0x0010
+#define DOM_MAXRCPT	0x0020
+#define DOM_MSGRATE	0x0040
+#define DOM_HOSTS	0x0080
+struct cfg_domain {
+	char		*name;
+	unsigned	 set;
+	uint64_t	 max_smtp_out;
+	uint64_t	 max_msg_per_connection;
+	uint64_t	 max_rcpt_per_message;
+	struct durlist	 retry_after;
+	uint64_t	 bounce_after;
+	struct rate	 max_msg_rate;
+	char		*route;
+	char		*smtp_hosts;
+};
+
+/* The effective settings for one destination domain. */
+struct dom_policy {
+	uint64_t	 max_smtp_out;
+	uint64_t	 max_msg_per_connection;
+	uint64_t	 max_rcpt_per_message;
+	const struct durlist *retry_after;
+	uint64_t	 bounce_after;
+	struct rate	 max_msg_rate;
+	const char	*route;
+	const char	*smtp_hosts;
+};
+
+struct tern_config {
+	char		*path;
+	char		 hash[65];		/* sha256 of the bytes, hex */
+	time_t		 loaded;
+
+	char		*host_name;
+	char		*spool_dir;
+	char		*run_dir;
+	char		*log_dir;
+	char		*user;
+
+	unsigned	 nlisteners;
+	struct cfg_listener *listeners;
+
+	uint64_t	 max_message_size;
+	uint64_t	 total_max_smtp_in;
+	uint64_t	 max_rcpt_per_message;	/* inbound default */
+	uint64_t	 max_received_headers;
+	uint64_t	 smtp_idle_timeout;
+	uint64_t	 smtp_data_timeout;
+	uint64_t	 shutdown_timeout;
+	uint64_t	 min_free_space;	/* bytes free on the spool fs */
+	uint64_t	 group_commit_delay_us;
+
+	unsigned	 nsources;
+	struct cfg_source *sources;
+	unsigned	 nvmtas;
+	struct cfg_vmta	*vmtas;
+	unsigned	 npools;
+	struct cfg_pool	*pools;
+	char		*default_virtual_mta;
+	unsigned	 ndomains;
+	struct cfg_domain *domains;
+};
+
+struct cfg_errors {
+	unsigned	 n;
+	char		*msg[CFG_ERRORS_MAX];
+	unsigned	 dropped;
+};
+
+struct tern_config *config_load_file(const char *path, struct cfg_errors *);
+struct tern_config *config_load_buf(const char *name, const char *buf,
+		    size_t len, struct cfg_errors *);
+void		 config_free(struct tern_config *);
+void		 config_errors_print(const struct cfg_errors *, int fd);
+void		 config_errors_free(struct cfg_errors *);
+
+void		 config_source_policy(const struct tern_config *,
+		    const struct sockaddr *, struct src_policy *);
+void		 config_domain_policy(const struct tern_config *,
+		    const char *domain, struct dom_policy *);
+const struct cfg_vmta *config_vmta(const struct tern_config *, const char *);
+const struct cfg_pool *config_pool(const struct tern_config *, const char *);
+bool		 config_vmta_or_pool(const struct tern_config *, const char *);
+char		*config_peek_run_dir(const char *);
+int		 config_parse_hostport(const char *, uint16_t defport,
+		    struct cfg_addr *, const char **err);
+
+#endif

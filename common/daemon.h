@@ -1,0 +1,47 @@
+/*
+ * daemon.h - the skeleton every Tern daemon runs in.
+ *
+ * Purpose:      under ternd (TERN_MASTER=1): fd 3 is the link to ternd,
+ *               fd 4 a sealed memfd with the validated configuration,
+ *               fds 5.. the listening sockets (TERN_LISTEN_FDS of them).
+ *               Standalone: -f FILE.  Sets up logging, signals
+ *               (SIGTERM/SIGINT: graceful stop, SIGHUP: reload when
+ *               standalone), and applies configurations sent by ternd.
+ * Used by:      smtpd, queued (and the daemons of later issues).
+ * Trust:        the master link is trusted only as far as the frame
+ *               checks in ipc.c go; a new configuration is parsed again
+ *               here, never taken on faith.
+ * Spool access: none.
+ * See:          ternd(8).
+ */
+#ifndef TERN_DAEMON_H
+#define TERN_DAEMON_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "ipc.h"
+
+struct daemon {
+	const char		*name;
+	enum ipc_role		 role;
+	struct event_base	*base;
+	struct tern_config	*cfg;
+	struct ipc_peer		*master;
+	int			 listen_fds[64];
+	unsigned		 nlisten;
+	bool			 stopping;
+	/* Hooks: apply a new config (0 keeps it, -1 refuses), stop. */
+	int			(*reload)(struct tern_config *newcfg,
+				    const char **why);
+	void			(*shutdown)(void);
+	struct event		*ev_term, *ev_int, *ev_hup;
+};
+
+extern struct daemon *tern_daemon;
+
+void	daemon_init(struct daemon *, int argc, char **argv);
+void	daemon_run(struct daemon *);
+int	privsep_drop(const char *user);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * commit.c - receive a message into the spool and commit it durably.
+ *
+ * Purpose:      the spool commit protocol (tern-spool(5), states S0-S4):
+ *
+ *   OPEN    S1  tmp/<id> created O_EXCL|O_NOFOLLOW 0600, the envelope
+ *               head (V I A S C H R... B) written; a dup of the fd goes
+ *               to smtpd, which appends the body.  Nothing is durable.
+ *   COMMIT      patch B's body length, append the tail (M L J Z),
+ *               fdatasync the file  -> file complete and durable
+ *               rename tmp/<id> -> new/<id>
+ *   (batch) S3  fsync(new/) once for every commit of the batch: the
+ *               directory entry is durable.  Only now COMMIT_OK goes back
+ *               and smtpd answers 250.
+ *           S4  rename new/<id> -> cur/<bb>/<id> (not fsynced: recovery
+ *               scans new/ and cur/ alike), index, join the queues.
+ *
+ *               Group commit: COMMIT frames are collected while the event
+ *               loop has input to read (the commit event has the lowest
+ *               priority), then one pass does every file's fdatasync and
+ *               rename and a single directory fsync for all of them.
+ * Used by:      queued.
+ * Trust:        smtpd is untrusted: ids are checked against our own
+ *               transaction table, sizes come from fstat not from smtpd,
+ *               recipient addresses are parsed again.
+ * Spool access: read/write.
+ * See:          tern-spool(5).
+ */
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mailaddr.h"
+#include "queued.h"
+
+#define RX_RCPT_MAX	100000
+
+static void	commit_run(evutil_socket_t, short, void *);
+
+static struct rx *
+rx_find(struct ipc_peer *p, uint64_t reqid)
+{
+	struct peer_state *ps = p->arg;
+	struct rx	  *rx;
+
+	TAILQ_FOREACH(rx, &ps->rxs, entry)
+		if (rx->reqid == reqid)
+			return rx;
+	return NULL;
+}
+
+static void
+rx_free(struct rx *rx, bool unlink_tmp)
+{
+	char path[64];
+
+	if (rx->peer != NULL) {
+		struct peer_state *ps = rx->peer->arg;
+		TAILQ_REMOVE(&ps->rxs, rx, entry);
+	}
+	if (rx->fd != -1)
+		close(rx->fd);
+	if (unlink_tmp && rx->opened &&
+	    spool_path(path, sizeof(path), "tmp", rx->env.id) == 0)
+		unlinkat(qd.spool_fd, path, 0);
+	spool_env_free(&rx->env);
+	free(rx);
+}
+
+static void
+reply_str(struct ipc_peer *p, enum ipc_type t, uint64_t reqid, const char *s)
+{
+	struct ipc_out o;
+
+	ipc_out_begin(&o, t, reqid);
+	ipc_put_str(&o, s);
+	ipc_send(p, &o, -1);
+}
+
+/* rx_new - MSG_NEW: sender, client address, HELO name */
+int
+rx_new(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct peer_state *ps = p->arg;
+	struct rx	  *rx;
+	char		   sender[MAILADDR_MAX + 1], ip[64], helo[256];
+	struct mailaddr	   a;
+	const char	  *why;
+
+	if (ipc_get_str(m, sender, sizeof(sender)) == -1 ||
+	    ipc_get_str(m, ip, sizeof(ip)) == -1 ||
+	    ipc_get_str(m, helo, sizeof(helo)) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	if (sender[0] != '\0' && mailaddr_parse(sender, &a, &why) == -1)
+		return -1;
+	if (rx_find(p, m->hdr.reqid) != NULL)
+		return -1;		/* a reqid is one transaction at a time */
+	rx = xcalloc(1, sizeof(*rx));
+	rx->peer = p;
+	rx->reqid = m->hdr.reqid;
+	rx->fd = -1;
+	spool_env_init(&rx->env);
+	rx->env.sender = xstrdup(sender);
+	rx->env.client = xstrdup(ip);
+	rx->env.helo = xstrdup(helo);
+	TAILQ_INSERT_TAIL(&ps->rxs, rx, entry);
+	return 0;
+}
+
+/* rx_rcpt - MSG_RCPT: one recipient, parsed again */
+int
+rx_rcpt(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct rx	*rx;
+	char		 addr[MAILADDR_MAX + 1];
+	struct mailaddr	 a;
+	const char	*why;
+
+	if (ipc_get_str(m, addr, sizeof(addr)) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	if ((rx = rx_find(p, m->hdr.reqid)) == NULL || rx->opened ||
+	    rx->env.nrcpt >= RX_RCPT_MAX ||
+	    mailaddr_parse(addr, &a, &why) == -1)
+		return -1;
+	spool_env_add_rcpt(&rx->env, addr);
+	return 0;
+}
+
+/* space_low - free space under min-free-space? (checked once a second) */
+static bool
+space_low(void)
+{
+	struct statvfs	 sv;
+	uint64_t	 now = now_ms();
+
+	if (now - qd.space_checked_ms < 1000)
+		return qd.space_low;
+	qd.space_checked_ms = now;
+	if (fstatvfs(qd.spool_fd, &sv) == -1)
+		return qd.space_low = false;
+	qd.space_low = (uint64_t)sv.f_bavail * sv.f_frsize <
+	    qd.d.cfg->min_free_space || sv.f_favail < 1000;
+	if (qd.space_low)
+		log_warnx("spool file system below min-free-space; "
+		    "refusing new mail");
+	return qd.space_low;
+}
+
+/* create_tmp - S1: a new tmp/<id> with a fresh random id */
+static int
+create_tmp(struct rx *rx)
+{
+	char	 path[64];
+	int	 tries, fd = -1;
+
+	for (tries = 0; tries < 8 && fd == -1; tries++) {
+		spool_id_new(rx->env.id);
+		if (spool_path(path, sizeof(path), "tmp", rx->env.id) == -1)
+			return -1;
+		fd = openat(qd.spool_fd, path, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd == -1 && errno != EEXIST)
+			break;
+	}
+	return fd;
+}
+
+/* rx_open - MSG_OPEN: create the file, write the head, pass an fd */
+int
+rx_open(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct rx	*rx;
+	struct buf	 head;
+	int		 fd2;
+
+	if (ipc_get_end(m) == -1)
+		return -1;
+	if ((rx = rx_find(p, m->hdr.reqid)) == NULL || rx->opened ||
+	    rx->env.nrcpt == 0)
+		return -1;
+	if (space_low()) {
+		reply_str(p, IPC_QUEUED_OPEN_FAIL, rx->reqid,
+		    "452 4.3.1 Insufficient system storage");
+		rx_free(rx, false);
+		return 0;
+	}
+	rx->env.arrival = (uint64_t)time(NULL);
+	if ((rx->fd = create_tmp(rx)) == -1) {
+		log_warn("creating a queue file");
+		goto fail;
+	}
+	rx->opened = true;
+	buf_init(&head, SPOOL_HEAD_MAX);
+	if (spool_head_build(&rx->env, &head) == -1 ||
+	    write_all(rx->fd, head.data, head.len) == -1) {
+		log_warn("%s: writing the envelope", rx->env.id);
+		buf_free(&head);
+		goto fail;
+	}
+	buf_free(&head);
+	/* The dup shares our file offset: smtpd appends after the head. */
+	if ((fd2 = fcntl(rx->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		goto fail;
+	{
+		struct ipc_out o;
+
+		ipc_out_begin(&o, IPC_QUEUED_OPEN_OK, rx->reqid);
+		ipc_put_str(&o, rx->env.id);
+		ipc_send(p, &o, fd2);
+	}
+	return 0;
+fail:
+	reply_str(p, IPC_QUEUED_OPEN_FAIL, rx->reqid,
+	    "451 4.3.0 Temporary queue failure");
+	rx_free(rx, true);
+	return 0;
+}
+
+/* finish_file - patch the body length, append the tail, fdatasync */
+static int
+finish_file(struct rx *rx)
+{
+	struct stat	 st;
+	struct buf	 tail;
+	char		 blen[17];
+	int		 r = -1;
+
+	if (fstat(rx->fd, &st) == -1 || st.st_size < rx->env.body_off)
+		return -1;
+	rx->size = (uint64_t)(st.st_size - rx->env.body_off);
+	spool_blen_fmt(rx->size, blen);
+	buf_init(&tail, SPOOL_REC_MAX * 4);
+	if (pwrite(rx->fd, blen, 16, rx->env.blen_off) == 16 &&
+	    spool_tail_build(&rx->env, &tail) == 0 &&
+	    pwrite(rx->fd, tail.data, tail.len, st.st_size) ==
+	    (ssize_t)tail.len)
+		r = 0;
+	buf_free(&tail);
+	return r;
+}
+
+/* rx_commit - MSG_COMMIT: id, vmta or pool wanted, job id, size seen */
+int
+rx_commit(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct rx	*rx;
+	char		 id[SPOOL_ID_LEN + 1], want[SPOOL_NAME_MAX + 1];
+	char		 job[SPOOL_JOB_MAX + 1];
+	uint64_t	 size;
+
+	if (ipc_get_str(m, id, sizeof(id)) == -1 ||
+	    ipc_get_str(m, want, sizeof(want)) == -1 ||
+	    ipc_get_str(m, job, sizeof(job)) == -1 ||
+	    ipc_get_u64(m, &size) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	if ((rx = rx_find(p, m->hdr.reqid)) == NULL || !rx->opened ||
+	    rx->committing || strcmp(id, rx->env.id) != 0)
+		return -1;
+	vmta_resolve(want, rx->env.vmta, rx->env.pool);
+	tern_strlcpy(rx->env.job, job, sizeof(rx->env.job));
+	if (finish_file(rx) == -1) {
+		log_warn("%s: finishing the queue file", rx->env.id);
+		reply_str(p, IPC_QUEUED_COMMIT_FAIL, rx->reqid,
+		    "451 4.3.0 Temporary queue failure");
+		rx_free(rx, true);
+		return 0;
+	}
+	/* Into the batch; the commit event runs after pending input. */
+	{
+		struct peer_state *ps = p->arg;
+		TAILQ_REMOVE(&ps->rxs, rx, entry);
+	}
+	rx->committing = true;
+	TAILQ_INSERT_TAIL(&qd.batch, rx, entry);
+	qd.nbatch++;
+	if (qd.nbatch == 1) {
+		if (qd.d.cfg->group_commit_delay_us > 0) {
+			struct timeval tv = { 0,
+			    (suseconds_t)qd.d.cfg->group_commit_delay_us };
+			evtimer_add(qd.ev_commit, &tv);
+		} else
+			event_active(qd.ev_commit, EV_TIMEOUT, 0);
+	}
+	return 0;
+}
+
+/* rx_abort - MSG_ABORT: smtpd gave up (error, client gone) */
+int
+rx_abort(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct rx	*rx;
+	char		 id[SPOOL_ID_LEN + 1];
+
+	if (ipc_get_str(m, id, sizeof(id)) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	/* Late aborts (already committing, or unknown) are harmless. */
+	if ((rx = rx_find(p, m->hdr.reqid)) == NULL)
+		return 0;
+	if (rx->opened && strcmp(id, rx->env.id) != 0)
+		return -1;
+	qd.n_aborted++;
+	rx_free(rx, true);
+	return 0;
+}
+
+/* rx_peer_gone - smtpd went away: drop its open transactions */
+void
+rx_peer_gone(struct ipc_peer *p)
+{
+	struct peer_state *ps = p->arg;
+	struct rx	  *rx;
+	struct rx	  *b;
+
+	while ((rx = TAILQ_FIRST(&ps->rxs)) != NULL) {
+		qd.n_aborted++;
+		rx_free(rx, true);
+	}
+	/* Commits in the batch finish; their replies have nowhere to go. */
+	TAILQ_FOREACH(b, &qd.batch, entry)
+		if (b->peer == p)
+			b->peer = NULL;
+}
+
+/*
+ * commit_run - the group commit.  Order matters for crash safety:
+ * (1) every file fdatasync'd and renamed into new/, (2) new/ fsync'd
+ * once, (3) replies, (4) move to cur/ and into the queues.  A crash
+ * before (2) completes may leave a file in tmp/ (purged at start: no
+ * 250 was sent) or in new/ (kept: complete and durable, duplicates at
+ * worst).
+ */
+static void
+commit_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct rx	*rx, *next;
+	char		 from[64], to[64], bb[3];
+	struct msg	*done[256];
+	unsigned	 ndone = 0, nok = 0;
+	bool		 dir_ok;
+
+	TAILQ_FOREACH(rx, &qd.batch, entry) {
+		spool_path(from, sizeof(from), "tmp", rx->env.id);
+		spool_path(to, sizeof(to), "new", rx->env.id);
+		if (fdatasync(rx->fd) == -1 ||
+		    renameat(qd.spool_fd, from, qd.spool_fd, to) == -1) {
+			log_warn("%s: commit", rx->env.id);
+			rx->committing = false;	/* marks failure below */
+			continue;
+		}
+		nok++;
+	}
+	dir_ok = nok == 0 || fsync_dir_at(qd.spool_fd, "new") == 0;
+	if (!dir_ok)
+		log_warn("fsync new/");
+	qd.n_batches++;
+	for (rx = TAILQ_FIRST(&qd.batch); rx != NULL; rx = next) {
+		struct msg *msg;
+
+		next = TAILQ_NEXT(rx, entry);
+		TAILQ_REMOVE(&qd.batch, rx, entry);
+		qd.nbatch--;
+		rx->opened = false;	/* no tmp file any more */
+		if (!rx->committing || !dir_ok) {
+			if (rx->peer != NULL)
+				reply_str(rx->peer, IPC_QUEUED_COMMIT_FAIL,
+				    rx->reqid, "451 4.3.0 Temporary queue "
+				    "failure");
+			/* The file may be in tmp/ or new/: leave new/ be. */
+			if (!rx->committing) {
+				rx->opened = true;
+				rx->peer = NULL;
+				rx_free(rx, true);
+			} else {
+				/* Renamed but new/ not durable: take it back. */
+				spool_path(to, sizeof(to), "new", rx->env.id);
+				unlinkat(qd.spool_fd, to, 0);
+				rx->peer = NULL;
+				rx_free(rx, false);
+			}
+			continue;
+		}
+		if (rx->peer != NULL)
+			reply_str(rx->peer, IPC_QUEUED_COMMIT_OK, rx->reqid,
+			    rx->env.id);
+		qd.n_received++;
+		qd.n_bytes += rx->size;
+		/* S4: into cur/<bb>/; a failure just leaves it in new/. */
+		spool_bucket(rx->env.id, bb);
+		spool_path(from, sizeof(from), "new", rx->env.id);
+		spool_path(to, sizeof(to), "cur", rx->env.id);
+		if (renameat(qd.spool_fd, from, qd.spool_fd, to) == -1)
+			log_warn("%s: rename to cur/", rx->env.id);
+		msg = msg_from_env(&rx->env, rx->size);
+		msg_enqueue(msg);
+		if (ndone == nitems(done)) {
+			index_put_batch(done, ndone);
+			ndone = 0;
+		}
+		done[ndone++] = msg;
+		rx->peer = NULL;
+		rx_free(rx, false);
+	}
+	if (ndone > 0)
+		index_put_batch(done, ndone);
+}
+
+void
+commit_init(void)
+{
+	TAILQ_INIT(&qd.batch);
+	qd.ev_commit = evtimer_new(qd.d.base, commit_run, NULL);
+	/* Lowest priority: runs once the loop has read what is waiting. */
+	event_priority_set(qd.ev_commit, 2);
+}

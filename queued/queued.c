@@ -1,0 +1,125 @@
+/*
+ * queued.c - the queue owner: socket, peers, reload, shutdown.
+ *
+ * Purpose:      recover the spool, then serve run-dir/queued.sock: smtpd
+ *               (receive), tern (control), later deliverd.  Each peer is
+ *               dispatched through a table of {type, roles, fd, handler};
+ *               a peer that breaks the protocol is dropped, queued
+ *               carries on.  SIGTERM: finish the commit batch, sync the
+ *               index, exit 0.
+ * Used by:      queued.
+ * Trust:        see ipc.c; the socket is 0660 and uids are checked.
+ * Spool access: read/write (the only writer).
+ * See:          queued(8).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queued.h"
+
+struct queued qd;
+
+static const struct ipc_handler handlers[] = {
+	{ IPC_SMTPD_MSG_NEW, RB(ROLE_SMTPD), IPC_FD_NO, rx_new },
+	{ IPC_SMTPD_MSG_RCPT, RB(ROLE_SMTPD), IPC_FD_NO, rx_rcpt },
+	{ IPC_SMTPD_MSG_OPEN, RB(ROLE_SMTPD), IPC_FD_NO, rx_open },
+	{ IPC_SMTPD_MSG_COMMIT, RB(ROLE_SMTPD), IPC_FD_NO, rx_commit },
+	{ IPC_SMTPD_MSG_ABORT, RB(ROLE_SMTPD), IPC_FD_NO, rx_abort },
+	{ IPC_CTL_REQUEST, RB(ROLE_CTL), IPC_FD_NO, ctl_request },
+};
+
+static void
+peer_closed(struct ipc_peer *p)
+{
+	rx_peer_gone(p);
+	free(p->arg);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct ipc_peer	  *p;
+	struct peer_state *ps;
+	int		   fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	ps = xcalloc(1, sizeof(*ps));
+	TAILQ_INIT(&ps->rxs);
+	p = ipc_peer_new(qd.d.base, fd, true, handlers, nitems(handlers),
+	    peer_closed, ps);
+	p->accept_roles = RB(ROLE_SMTPD) | RB(ROLE_CTL) | RB(ROLE_DELIVERD) |
+	    RB(ROLE_BOUNCD);
+}
+
+static int
+queued_reload(struct tern_config *cfg, const char **why)
+{
+	if (strcmp(cfg->spool_dir, qd.d.cfg->spool_dir) != 0 ||
+	    strcmp(cfg->run_dir, qd.d.cfg->run_dir) != 0) {
+		*why = "spool-dir and run-dir changes need a restart";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+queued_stop(void)
+{
+	/* The commit batch runs before the loop exits (same priority 2). */
+	if (qd.ev_listen != NULL)
+		event_del(qd.ev_listen);
+	event_base_loopexit(qd.d.base, &(struct timeval){ 0, 100000 });
+}
+
+int	queued_main(int, char **);
+
+int
+queued_main(int argc, char **argv)
+{
+	char	 path[512];
+
+	qd.d.name = "queued";
+	qd.d.role = ROLE_QUEUED;
+	qd.d.reload = queued_reload;
+	qd.d.shutdown = queued_stop;
+	daemon_init(&qd.d, argc, argv);
+	qd.started = time(NULL);
+	hmap_init(&qd.msgs);
+	hmap_init(&qd.queues);
+	umask(077);
+	if (mkdir_p(qd.d.cfg->spool_dir, 0700) == -1)
+		fatal("mkdir %s", qd.d.cfg->spool_dir);
+	if ((qd.spool_fd = open(qd.d.cfg->spool_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("open %s", qd.d.cfg->spool_dir);
+	commit_init();
+	recover_spool();
+	if (mkdir_p(qd.d.cfg->run_dir, 0755) == -1)
+		fatal("mkdir %s", qd.d.cfg->run_dir);
+	if (!bsnprintf(path, sizeof(path), "%s/queued.sock",
+	    qd.d.cfg->run_dir))
+		fatalx("run-dir too long");
+	if ((qd.listen_fd = ipc_listen_unix(path, 0660)) == -1)
+		fatal("listen %s", path);
+	qd.ev_listen = event_new(qd.d.base, qd.listen_fd, EV_READ | EV_PERSIST,
+	    on_accept, NULL);
+	event_add(qd.ev_listen, NULL);
+	daemon_run(&qd.d);
+	/* A batch still pending commits before we go. */
+	if (qd.nbatch > 0)
+		event_base_loop(qd.d.base, EVLOOP_NONBLOCK);
+	index_close();
+	log_info("exiting");
+	return 0;
+}

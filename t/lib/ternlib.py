@@ -1,0 +1,321 @@
+"""ternlib - start a whole Tern unprivileged on loopback in a temp dir.
+
+Used by the integration tests in t/*.t (run with /usr/bin/python3 so that
+Debian's python3-* packages are importable).  Each test gets its own
+directory, its own ports, and every process it starts is stopped by PID
+at exit, whatever happens.
+"""
+import atexit
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("TERN_BUILD", "build"))
+TERND = os.path.join(BUILD, "sbin", "ternd")
+TERN = os.path.join(BUILD, "sbin", "tern")
+
+
+class TAP:
+    """Minimal TAP producer."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name),
+              flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines():
+                    print("#   " + line, flush=True)
+        return cond
+
+    def is_(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line, flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception:
+            pass
+        time.sleep(step)
+    return None
+
+
+_all = []
+
+
+def _cleanup():
+    for t in _all:
+        t.kill_all()
+
+
+atexit.register(_cleanup)
+
+
+class Tern:
+    """One Tern instance: config, ternd process, helpers."""
+
+    def __init__(self, extra="", sources=None, port=None, keep=False):
+        self.dir = tempfile.mkdtemp(prefix="tern-test-")
+        os.chmod(self.dir, 0o755)
+        self.port = port or free_port()
+        self.conf = os.path.join(self.dir, "tern.yaml")
+        self.spool = os.path.join(self.dir, "spool")
+        self.run = os.path.join(self.dir, "run")
+        self.logfile = os.path.join(self.dir, "ternd.log")
+        self.proc = None
+        self.keep = keep
+        self.sources = sources or (
+            '  127.0.0.1/32: { always-allow-relaying: yes, '
+            'process-x-virtual-mta: yes, process-x-job: yes }\n'
+            '  0/0: { always-allow-relaying: no }\n')
+        self.extra = extra
+        self.write_config()
+        _all.append(self)
+
+    def config_text(self, extra=None):
+        user = "user: nobody\n" if os.geteuid() == 0 else ""
+        return (
+            "host-name: mta1.test.example\n"
+            "spool-dir: %s\n"
+            "run-dir: %s\n"
+            "log-dir: %s/log\n"
+            "%s"
+            "smtp-listener: [\"127.0.0.1:%d\"]\n"
+            "max-message-size: 20M\n"
+            "shutdown-timeout: 5s\n"
+            "sources:\n%s"
+            "virtual-mtas:\n"
+            "  mta1: { smtp-source-host: \"127.0.0.1 mta1.test.example\" }\n"
+            "  mta2: { smtp-source-host: \"127.0.0.2 mta2.test.example\" }\n"
+            "virtual-mta-pools:\n"
+            "  pool-a: [mta1, mta2]\n"
+            "default-virtual-mta: mta1\n"
+            "domains:\n"
+            "  \"*\": { max-smtp-out: 20, retry-after: 10m, "
+            "bounce-after: 4d12h }\n"
+            "%s" % (self.spool, self.run, self.dir, user, self.port,
+                    self.sources, self.extra if extra is None else extra))
+
+    def write_config(self, text=None):
+        with open(self.conf, "w") as f:
+            f.write(self.config_text() if text is None else text)
+
+    # --- processes -------------------------------------------------------
+    def start(self, wait=True):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([TERND, "-f", self.conf],
+                                     stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
+        if wait:
+            ok = wait_for(self.ready, 15)
+            if not ok:
+                raise RuntimeError("tern did not start:\n" + self.logtext())
+        return self
+
+    def ready(self):
+        try:
+            c = socket.create_connection(("127.0.0.1", self.port), 1)
+            c.recv(100)
+            c.close()
+        except OSError:
+            return False
+        st = self.status()
+        return st is not None and st.get("queued") is not None
+
+    def stop(self, timeout=20):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.kill_all()
+        return rc
+
+    def pids(self, name):
+        """PIDs of our daemons called name (children of our ternd)."""
+        out = []
+        if self.proc is None:
+            return out
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    st = f.read()
+                comm = st[st.index("(") + 1:st.rindex(")")]
+                ppid = int(st[st.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+            if comm == name and (ppid == self.proc.pid or name == "ternd"
+                                 and int(p) == self.proc.pid):
+                out.append(int(p))
+        return out
+
+    def kill_all(self):
+        """Stop every process of this instance by PID (used at exit)."""
+        if self.proc is None:
+            return
+        victims = self.pids("smtpd") + self.pids("queued")
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except Exception:
+            pass
+        self.proc = None
+
+    def logtext(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # --- CLI -------------------------------------------------------------
+    def tern(self, *args):
+        r = subprocess.run([TERN, "-f", self.conf] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def status(self):
+        rc, out, err = self.tern("--json", "show", "status")
+        try:
+            return json.loads(out)
+        except ValueError:
+            return None
+
+    def queues(self):
+        rc, out, err = self.tern("--json", "show", "queues")
+        if rc != 0:
+            return None
+        return {q["queue"]: q for q in json.loads(out)["queues"]}
+
+    # --- spool -----------------------------------------------------------
+    def spool_files(self):
+        out = {}
+        for sub in ("new", "cur"):
+            base = os.path.join(self.spool, sub)
+            for dp, dn, fn in os.walk(base):
+                for f in fn:
+                    out[f] = os.path.join(dp, f)
+        return out
+
+    def tmp_files(self):
+        try:
+            return os.listdir(os.path.join(self.spool, "tmp"))
+        except OSError:
+            return []
+
+    def cleanup(self):
+        self.kill_all()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_queue_file(path):
+    """Read a queue file as tern-spool(5) describes it; raise on error."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off, recs, body = 0, [], None
+    while off < len(data):
+        t = chr(data[off])
+        n = int.from_bytes(data[off + 1:off + 5], "little")
+        v = data[off + 5:off + 5 + n]
+        if len(v) != n:
+            raise ValueError("short record")
+        off += 5 + n
+        recs.append((t, v))
+        if t == "B":
+            blen = int(v, 16)
+            body = data[off:off + blen]
+            off += blen
+    if not recs or recs[0][0] != "V" or recs[-1][0] != "Z":
+        raise ValueError("bad framing")
+    return recs, body
+
+
+class SMTP:
+    """A raw line-oriented SMTP client, for what smtplib will not do."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=15):
+        self.s = socket.socket()
+        self.s.settimeout(timeout)
+        if source:
+            self.s.bind((source, 0))
+        self.s.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+
+    def reply(self):
+        """One whole (possibly multi-line) reply: (code, text)."""
+        lines = []
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return (None, "\n".join(lines))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            line = line.rstrip(b"\r").decode(errors="replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return (int(line[:3]) if line[:3].isdigit() else None,
+                        "\n".join(lines))
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
