@@ -427,7 +427,11 @@ handle_hello(struct ipc_peer *p, struct ipc_msg *m)
 	p->role = role;
 	ipc_out_begin(&o, IPC_HELLO_OK, m->hdr.reqid);
 	ipc_put_u32(&o, (uint32_t)getpid());
-	return ipc_send(p, &o, -1);
+	if (ipc_send(p, &o, -1) == -1)
+		return -1;
+	if (p->on_hello != NULL)
+		p->on_hello(p);
+	return 0;
 }
 
 /* ipc_hello - the client's first frame */

@@ -133,6 +133,7 @@ struct ipc_peer {
 	size_t		 ntable;
 	unsigned	 accept_roles;	/* server: roles allowed to HELLO */
 	void		(*on_close)(struct ipc_peer *);
+	void		(*on_hello)(struct ipc_peer *);	/* server side */
 	void		*arg;
 	int		 refs;		/* >0 while dispatching */
 	bool		 dead;

@@ -4,7 +4,7 @@
  * Purpose:      fork+exec each daemon with its fds in fixed places
  *               (3: link to ternd, 4: config memfd, 5..: listeners),
  *               restart one that dies with a throttle (at once if it ran
- *               for 10 s or more, else after a delay that doubles from
+ *               for 1 s or more, else after a delay that doubles from
  *               100 ms to 30 s), stop them in order at shutdown (smtpd
  *               first, so queued is still there to commit the
  *               transactions smtpd finishes).
@@ -30,7 +30,7 @@
 
 #define RESTART_MIN_MS	100
 #define RESTART_MAX_MS	30000
-#define STABLE_MS	10000
+#define STABLE_MS	1000
 
 static int
 on_config_reply(struct ipc_peer *p, struct ipc_msg *m)

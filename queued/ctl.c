@@ -37,7 +37,7 @@ ctl_status(void)
 	const struct tern_config *cfg = qd.d.cfg;
 
 	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:b}",
+	    "s:I, s:I, s:I, s:I, s:b, s:i}",
 	    "daemon", "queued", "pid", (int)getpid(),
 	    "started", (json_int_t)qd.started,
 	    "config_hash", cfg->hash,
@@ -51,7 +51,8 @@ ctl_status(void)
 	    "recovered", (json_int_t)qd.n_recovered,
 	    "aborted", (json_int_t)qd.n_aborted,
 	    "corrupt", (json_int_t)qd.n_corrupt,
-	    "index_ok", qd.index_ok);
+	    "index_ok", qd.index_ok,
+	    "smtpd_links", (int)qd.n_smtpd);
 }
 
 static int

@@ -38,8 +38,17 @@ static const struct ipc_handler handlers[] = {
 static void
 peer_closed(struct ipc_peer *p)
 {
+	if (p->role == ROLE_SMTPD)
+		qd.n_smtpd--;
 	rx_peer_gone(p);
 	free(p->arg);
+}
+
+static void
+peer_hello(struct ipc_peer *p)
+{
+	if (p->role == ROLE_SMTPD)
+		qd.n_smtpd++;
 }
 
 static void
@@ -60,6 +69,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	    peer_closed, ps);
 	p->accept_roles = RB(ROLE_SMTPD) | RB(ROLE_CTL) | RB(ROLE_DELIVERD) |
 	    RB(ROLE_BOUNCD);
+	p->on_hello = peer_hello;
 }
 
 static int

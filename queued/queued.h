@@ -100,6 +100,7 @@ struct queued {
 	/* counters */
 	uint64_t	 n_received, n_bytes, n_batches, n_recovered;
 	uint64_t	 n_corrupt, n_aborted, n_removed;
+	unsigned	 n_smtpd;	/* smtpd peers past HELLO */
 	uint64_t	 total_rcpts, total_bytes;
 	/* index */
 	MDB_env		*mdb;

@@ -245,7 +245,7 @@ smtpd_queued_connect(void)
 {
 	struct timeval tv;
 
-	smtpd.reconnect_ms = smtpd.reconnect_ms ? smtpd.reconnect_ms * 2 : 20;
+	smtpd.reconnect_ms = smtpd.reconnect_ms ? smtpd.reconnect_ms * 2 : 10;
 	if (smtpd.reconnect_ms > 1000)
 		smtpd.reconnect_ms = 1000;
 	tv.tv_sec = 0;

@@ -155,7 +155,8 @@ class Tern:
         except OSError:
             return False
         st = self.status()
-        return st is not None and st.get("queued") is not None
+        return (st is not None and st.get("queued") is not None and
+                st["queued"].get("smtpd_links", 0) > 0)
 
     def stop(self, timeout=20):
         if self.proc is None:
@@ -252,7 +253,10 @@ class Tern:
 
     def cleanup(self):
         self.kill_all()
-        if not self.keep:
+        if os.environ.get("TERN_TEST_LOG"):
+            sys.stdout.write("".join("# " + l + "\n" for l in
+                             self.logtext().splitlines()))
+        if not self.keep and not os.environ.get("TERN_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
