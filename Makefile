@@ -29,7 +29,7 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIBCOMMON  = $(B)/libcommon.a
 
-DAEMONS   = smtpd queued
+DAEMONS   = smtpd queued deliverd
 PROGS     = $(DAEMONS:%=$(B)/libexec/tern/%) $(B)/sbin/ternd $(B)/sbin/tern
 
 UNIT_SRC  = $(wildcard t/unit/*.c)

@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <regex.h>
+
 #include <openssl/evp.h>
 #include <yaml.h>
 
@@ -454,11 +456,35 @@ static const struct field domain_fields[] = {
 	{ "retry-after", F_DURLIST, O(cfg_domain, retry_after), DOM_RETRY,
 	    0, 0 },
 	{ "bounce-after", F_DURATION, O(cfg_domain, bounce_after), DOM_BOUNCE,
-	    60, UNITS_DURATION_MAX },
+	    1, UNITS_DURATION_MAX },
 	{ "max-msg-rate", F_RATE, O(cfg_domain, max_msg_rate), DOM_MSGRATE,
 	    0, 0 },
 	{ "route", F_ROUTE, O(cfg_domain, route), DOM_ROUTE, 0, 0 },
 	{ "smtp-hosts", F_ROUTE, O(cfg_domain, smtp_hosts), DOM_HOSTS, 0, 0 },
+	{ "connect-timeout", F_DURATION, O(cfg_domain, to.connect),
+	    DOM_TCONNECT, 1, 3600 },
+	{ "smtp-greeting-timeout", F_DURATION, O(cfg_domain, to.greeting),
+	    DOM_TGREET, 1, 3600 },
+	{ "smtp-mail-timeout", F_DURATION, O(cfg_domain, to.mail), DOM_TMAIL,
+	    1, 3600 },
+	{ "smtp-rcpt-timeout", F_DURATION, O(cfg_domain, to.rcpt), DOM_TRCPT,
+	    1, 3600 },
+	{ "smtp-data-timeout", F_DURATION, O(cfg_domain, to.data), DOM_TDATA,
+	    1, 3600 },
+	{ "data-send-timeout", F_DURATION, O(cfg_domain, to.send), DOM_TSEND,
+	    1, 3600 },
+	{ "smtp-data-termination-timeout", F_DURATION, O(cfg_domain, to.dot),
+	    DOM_TDOT, 1, 3600 },
+	{ "mx-connection-attempts", F_UINT, O(cfg_domain,
+	    mx_connection_attempts), DOM_MXATT, 1, 100 },
+	{ "default-smtp-port", F_UINT, O(cfg_domain, default_smtp_port),
+	    DOM_PORT, 1, 65535 },
+	{ "connection-idle-timeout", F_DURATION, O(cfg_domain,
+	    connection_idle_timeout), DOM_IDLE, 0, 600 },
+	{ "bounce-upon-5xx-greeting", F_BOOL, O(cfg_domain,
+	    bounce_upon_5xx_greeting), DOM_B5XXGREET, 0, 0 },
+	{ "retry-after-dns-error", F_DURATION, O(cfg_domain,
+	    retry_after_dns_error), DOM_DNSRETRY, 1, 86400 },
 };
 
 static const struct field vmta_fields[] = {
@@ -676,6 +702,43 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 	}
 }
 
+/* pool_weighted - "pool: { mta1: 1, mta2: 3 }" */
+static void
+pool_weighted(struct ctx *c, const char *ks, struct cfg_pool *pl,
+    const yaml_node_t *v)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+	uint64_t	  w;
+
+	n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	if (n == 0) {
+		cerr(c, v, "%s: empty pool", ks);
+		return;
+	}
+	pl->name = xstrdup(ks);
+	c->cfg->npools++;
+	pl->members = xcalloc(n, sizeof(char *));
+	pl->weights = xcalloc(n, sizeof(unsigned));
+	for (pair = v->data.mapping.pairs.start;
+	    pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *wv = node(c, pair->value);
+		const char *name = scalar(k), *ws = scalar(wv);
+
+		if (name == NULL || !valid_name(name)) {
+			cerr(c, k, "%s: expected virtual-mta names", ks);
+			continue;
+		}
+		if (ws == NULL || parse_u64(ws, 1, 1000, &w) == -1) {
+			cerr(c, wv, "%s: %s: weight must be a number from 1 "
+			    "to 1000", ks, name);
+			continue;
+		}
+		pl->weights[pl->n] = (unsigned)w;
+		pl->members[pl->n++] = xstrdup(name);
+	}
+}
+
 static void
 sp_pools(struct ctx *c, const yaml_node_t *m)
 {
@@ -701,10 +764,14 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 			    "name", ks ? ks : "");
 			continue;
 		}
+		if (v->type == YAML_MAPPING_NODE) {
+			pool_weighted(c, ks, pl, v);
+			continue;
+		}
 		if (v->type != YAML_SEQUENCE_NODE ||
 		    v->data.sequence.items.top == v->data.sequence.items.start) {
 			cerr(c, v, "%s: expected a non-empty list of "
-			    "virtual-mta names", ks);
+			    "virtual-mta names or a mapping NAME: WEIGHT", ks);
 			continue;
 		}
 		pl->name = xstrdup(ks);
@@ -761,7 +828,174 @@ sp_domains(struct ctx *c, const yaml_node_t *m)
 	}
 }
 
+static void
+sp_dns_ns(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	const char	 *e;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "nameservers: expected a list of \"ip[:port]\"");
+		return;
+	}
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v);
+		struct cfg_dns *d = &c->cfg->dns;
+
+		if (d->nns == DNS_NS_MAX) {
+			cerr(c, v, "nameservers: at most %d", DNS_NS_MAX);
+			return;
+		}
+		if (s == NULL || config_parse_hostport(s, 53, &d->ns[d->nns],
+		    &e) == -1) {
+			cerr(c, v, "nameservers: \"%s\": %s", s ? s : "",
+			    s ? e : "expected an address");
+			continue;
+		}
+		d->ns_text[d->nns++] = xstrdup(s);
+	}
+}
+
+static const struct field dns_fields[] = {
+	{ "timeout", F_DURATION, O(cfg_dns, timeout), 0, 1, 60 },
+	{ "attempts", F_UINT, O(cfg_dns, attempts), 0, 1, 10 },
+};
+static const struct special dns_specials[] = {
+	{ "nameservers", sp_dns_ns },
+};
+
+static void
+sp_dns(struct ctx *c, const yaml_node_t *m)
+{
+	walk_map(c, m, "dns", dns_fields, nitems(dns_fields), &c->cfg->dns,
+	    NULL, dns_specials, nitems(dns_specials));
+}
+
+static void
+sp_acct_records(struct ctx *c, const yaml_node_t *seq)
+{
+	static const struct { const char *n; unsigned bit; } recs[] = {
+		{ "d", ACCT_D }, { "delivery", ACCT_D },
+		{ "b", ACCT_B }, { "bounce", ACCT_B },
+		{ "t", ACCT_T }, { "transient", ACCT_T },
+		{ "tq", ACCT_TQ }, { "transient-queue", ACCT_TQ },
+		{ "r", ACCT_R }, { "receipt", ACCT_R },
+	};
+	yaml_node_item_t *it;
+	unsigned	  i;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "records: expected a list such as [d, b, t, tq]");
+		return;
+	}
+	c->cfg->acct.records = 0;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v);
+
+		for (i = 0; s != NULL && i < nitems(recs); i++)
+			if (strcmp(s, recs[i].n) == 0)
+				break;
+		if (s == NULL || i == nitems(recs)) {
+			cerr(c, v, "records: \"%s\" is not one of d, b, t, tq, "
+			    "r", s ? s : "");
+			continue;
+		}
+		c->cfg->acct.records |= recs[i].bit;
+	}
+}
+
+static const struct field acct_fields[] = {
+	{ "enabled", F_BOOL, O(cfg_accounting, enabled), 0, 0, 0 },
+	{ "file", F_NAME, O(cfg_accounting, file), 0, 0, 0 },
+	{ "move-interval", F_DURATION, O(cfg_accounting, move_interval), 0,
+	    0, 86400 * 31 },
+	{ "max-size", F_SIZE, O(cfg_accounting, max_size), 0, 0, 1ULL << 40 },
+	{ "delete-after", F_DURATION, O(cfg_accounting, delete_after), 0,
+	    0, UNITS_DURATION_MAX },
+};
+static const struct special acct_specials[] = {
+	{ "records", sp_acct_records },
+};
+
+static void
+sp_accounting(struct ctx *c, const yaml_node_t *m)
+{
+	walk_map(c, m, "accounting", acct_fields, nitems(acct_fields),
+	    &c->cfg->acct, NULL, acct_specials, nitems(acct_specials));
+}
+
+/* parse_bcpat - "/regex/ category" as PowerMTA writes it */
+static int
+parse_bcpat(const char *s, struct cfg_bcpat *p)
+{
+	const char	*end;
+	size_t		 n;
+
+	if (s[0] != '/' || (end = strrchr(s + 1, '/')) == NULL)
+		return -1;
+	n = (size_t)(end - s - 1);
+	p->regex = xstrndup(s + 1, n);
+	end++;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (!valid_name(end)) {
+		free(p->regex);
+		p->regex = NULL;
+		return -1;
+	}
+	p->category = xstrdup(end);
+	p->text = xstrdup(s);
+	return 0;
+}
+
+static void
+sp_bcpats(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	size_t		  n;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "bounce-category-patterns: expected a list of "
+		    "\"/regex/ category\"");
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	c->cfg->bcpats = n ? xcalloc(n, sizeof(struct cfg_bcpat)) : NULL;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v);
+		struct cfg_bcpat *p = &c->cfg->bcpats[c->cfg->nbcpats];
+		regex_t re;
+
+		if (s == NULL || parse_bcpat(s, p) == -1) {
+			cerr(c, v, "bounce-category-patterns: expected "
+			    "\"/regex/ category\"");
+			continue;
+		}
+		if (regcomp(&re, p->regex, REG_EXTENDED | REG_ICASE |
+		    REG_NOSUB) != 0) {
+			cerr(c, v, "bounce-category-patterns: bad regular "
+			    "expression /%s/", p->regex);
+			free(p->regex);
+			free(p->category);
+			free(p->text);
+			continue;
+		}
+		regfree(&re);
+		c->cfg->nbcpats++;
+	}
+}
+
 static const struct special top_specials[] = {
+	{ "dns", sp_dns },
+	{ "accounting", sp_accounting },
+	{ "bounce-category-patterns", sp_bcpats },
 	{ "smtp-listener", sp_listeners },
 	{ "sources", sp_sources },
 	{ "virtual-mtas", sp_vmtas },
@@ -867,6 +1101,13 @@ set_defaults(struct tern_config *cfg)
 	cfg->shutdown_timeout = 30;
 	cfg->min_free_space = 100ULL * 1024 * 1024;
 	cfg->group_commit_delay_us = 0;
+	cfg->dns.timeout = 5;
+	cfg->dns.attempts = 2;
+	cfg->acct.enabled = true;
+	cfg->acct.records = ACCT_D | ACCT_B;
+	cfg->acct.move_interval = 0;
+	cfg->acct.max_size = 50ULL * 1024 * 1024;
+	cfg->acct.delete_after = 0;
 }
 
 static void
@@ -885,6 +1126,8 @@ cross_check(struct ctx *c, const yaml_node_t *root)
 
 	require(c, root, &cfg->spool_dir, "spool-dir");
 	require(c, root, &cfg->run_dir, "run-dir");
+	if (cfg->acct.file == NULL)
+		cfg->acct.file = xstrdup("acct.csv");
 	if (cfg->log_dir == NULL && cfg->spool_dir != NULL)
 		cfg->log_dir = xstrdup(cfg->spool_dir);
 	if (cfg->host_name == NULL) {
@@ -1082,6 +1325,15 @@ config_free(struct tern_config *cfg)
 		free(cfg->domains[i].smtp_hosts);
 	}
 	free(cfg->domains);
+	for (i = 0; i < cfg->dns.nns; i++)
+		free(cfg->dns.ns_text[i]);
+	free(cfg->acct.file);
+	for (i = 0; i < cfg->nbcpats; i++) {
+		free(cfg->bcpats[i].text);
+		free(cfg->bcpats[i].regex);
+		free(cfg->bcpats[i].category);
+	}
+	free(cfg->bcpats);
 	free(cfg);
 }
 
@@ -1186,6 +1438,19 @@ config_domain_policy(const struct tern_config *cfg, const char *domain,
 	p->max_rcpt_per_message = 1000;
 	p->retry_after = &def_retry;
 	p->bounce_after = 4 * 86400 + 12 * 3600;
+	/* RFC 5321 4.5.3.2; connect as PowerMTA's connect-timeout. */
+	p->to.connect = 120;
+	p->to.greeting = 300;
+	p->to.mail = 300;
+	p->to.rcpt = 300;
+	p->to.data = 120;
+	p->to.send = 180;
+	p->to.dot = 600;
+	p->mx_connection_attempts = 10;
+	p->default_smtp_port = 25;
+	p->connection_idle_timeout = 5;
+	p->bounce_upon_5xx_greeting = true;
+	p->retry_after_dns_error = 60;
 	blk[0] = find_domain(cfg, domain);
 	blk[1] = find_domain(cfg, "*");
 	for (i = 0; i < 2; i++) {
@@ -1211,6 +1476,20 @@ config_domain_policy(const struct tern_config *cfg, const char *domain,
 			p->route = d->route;	/* routes are never inherited */
 		if ((fresh & DOM_HOSTS) && i == 0)
 			p->smtp_hosts = d->smtp_hosts;
+#define TAKE(bit, f) if (fresh & (bit)) p->f = d->f
+		TAKE(DOM_TCONNECT, to.connect);
+		TAKE(DOM_TGREET, to.greeting);
+		TAKE(DOM_TMAIL, to.mail);
+		TAKE(DOM_TRCPT, to.rcpt);
+		TAKE(DOM_TDATA, to.data);
+		TAKE(DOM_TSEND, to.send);
+		TAKE(DOM_TDOT, to.dot);
+		TAKE(DOM_MXATT, mx_connection_attempts);
+		TAKE(DOM_PORT, default_smtp_port);
+		TAKE(DOM_IDLE, connection_idle_timeout);
+		TAKE(DOM_B5XXGREET, bounce_upon_5xx_greeting);
+		TAKE(DOM_DNSRETRY, retry_after_dns_error);
+#undef TAKE
 		got |= d->set;
 	}
 }

@@ -99,6 +99,30 @@ struct cfg_pool {
 #define DOM_MAXRCPT	0x0020
 #define DOM_MSGRATE	0x0040
 #define DOM_HOSTS	0x0080
+#define DOM_TCONNECT	0x0100
+#define DOM_TGREET	0x0200
+#define DOM_TMAIL	0x0400
+#define DOM_TRCPT	0x0800
+#define DOM_TDATA	0x1000
+#define DOM_TSEND	0x2000
+#define DOM_TDOT	0x4000
+#define DOM_MXATT	0x8000
+#define DOM_PORT	0x10000
+#define DOM_IDLE	0x20000
+#define DOM_B5XXGREET	0x40000
+#define DOM_DNSRETRY	0x80000
+
+/* Per-phase SMTP client timeouts, seconds (RFC 5321 4.5.3.2 defaults). */
+struct smtp_timeouts {
+	uint64_t	 connect;
+	uint64_t	 greeting;
+	uint64_t	 mail;
+	uint64_t	 rcpt;
+	uint64_t	 data;		/* DATA command -> 354 */
+	uint64_t	 send;		/* each block of the body */
+	uint64_t	 dot;		/* final dot -> reply */
+};
+
 struct cfg_domain {
 	char		*name;
 	unsigned	 set;
@@ -110,6 +134,12 @@ struct cfg_domain {
 	struct rate	 max_msg_rate;
 	char		*route;
 	char		*smtp_hosts;
+	struct smtp_timeouts to;
+	uint64_t	 mx_connection_attempts;
+	uint64_t	 default_smtp_port;
+	uint64_t	 connection_idle_timeout;
+	bool		 bounce_upon_5xx_greeting;
+	uint64_t	 retry_after_dns_error;
 };
 
 /* The effective settings for one destination domain. */
@@ -122,6 +152,43 @@ struct dom_policy {
 	struct rate	 max_msg_rate;
 	const char	*route;
 	const char	*smtp_hosts;
+	struct smtp_timeouts to;
+	uint64_t	 mx_connection_attempts;
+	uint64_t	 default_smtp_port;
+	uint64_t	 connection_idle_timeout;
+	bool		 bounce_upon_5xx_greeting;
+	uint64_t	 retry_after_dns_error;
+};
+
+/* bounce-category-patterns: "/regex/ category", first match wins. */
+struct cfg_bcpat {
+	char		*text;
+	char		*regex;
+	char		*category;
+};
+
+#define ACCT_D		0x01
+#define ACCT_B		0x02
+#define ACCT_T		0x04
+#define ACCT_TQ		0x08
+#define ACCT_R		0x10
+
+struct cfg_accounting {
+	bool		 enabled;
+	char		*file;			/* relative to log-dir */
+	unsigned	 records;		/* ACCT_* mask */
+	uint64_t	 move_interval;		/* 0: never by time */
+	uint64_t	 max_size;		/* 0: never by size */
+	uint64_t	 delete_after;		/* 0: keep */
+};
+
+#define DNS_NS_MAX	8
+struct cfg_dns {
+	unsigned	 nns;
+	struct cfg_addr	 ns[DNS_NS_MAX];
+	char		*ns_text[DNS_NS_MAX];
+	uint64_t	 timeout;
+	uint64_t	 attempts;
 };
 
 struct tern_config {
@@ -157,6 +224,11 @@ struct tern_config {
 	char		*default_virtual_mta;
 	unsigned	 ndomains;
 	struct cfg_domain *domains;
+
+	struct cfg_dns	 dns;
+	struct cfg_accounting acct;
+	unsigned	 nbcpats;
+	struct cfg_bcpat *bcpats;
 };
 
 struct cfg_errors {

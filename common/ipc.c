@@ -45,6 +45,9 @@ static const char *type_names[IPC_TYPE_MAX] = {
 	[IPC_SMTPD_MSG_ABORT] = "SMTPD_MSG_ABORT",
 	[IPC_CTL_REQUEST] = "CTL_REQUEST",
 	[IPC_CTL_REPLY] = "CTL_REPLY",
+	[IPC_DELIVERD_READY] = "DELIVERD_READY",
+	[IPC_QUEUED_JOB] = "QUEUED_JOB",
+	[IPC_DELIVERD_RESULT] = "DELIVERD_RESULT",
 };
 
 static const char *role_names[ROLE_MAX] = {

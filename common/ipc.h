@@ -54,6 +54,9 @@ enum ipc_type {
 	IPC_SMTPD_MSG_ABORT,	/* smtpd -> queued: drop the tmp file */
 	IPC_CTL_REQUEST,	/* tern -> daemon: JSON request */
 	IPC_CTL_REPLY,		/* daemon -> tern: JSON reply */
+	IPC_DELIVERD_READY,	/* deliverd -> queued: my virtual-mta */
+	IPC_QUEUED_JOB,		/* queued -> deliverd: recipients, body fd */
+	IPC_DELIVERD_RESULT,	/* deliverd -> queued: per-recipient outcome */
 	IPC_TYPE_MAX
 };
 

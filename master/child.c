@@ -43,7 +43,7 @@ on_config_reply(struct ipc_peer *p, struct ipc_msg *m)
 	if (m->hdr.type == IPC_CHILD_CONFIG_OK)
 		tern_strlcpy(c->hash, text, sizeof(c->hash));
 	else
-		log_warnx("%s refused the new configuration: %s", c->name,
+		log_warnx("%s refused the new configuration: %s", c->label,
 		    text);
 	return 0;
 }
@@ -87,7 +87,7 @@ static void
 exec_child(int link, struct child *c)
 {
 	char	 path[1200], nfds[16];
-	char	*argv[4];
+	char	*argv[6];
 	int	 argc = 0;
 
 	place_fds(link, c);
@@ -100,6 +100,10 @@ exec_child(int link, struct child *c)
 		_exit(126);
 	snprintf(path, sizeof(path), "%s/%s", td.libexec, c->name);
 	argv[argc++] = (char *)c->name;
+	if (c->vmta[0] != '\0') {
+		argv[argc++] = "-V";
+		argv[argc++] = c->vmta;
+	}
 	if (td.verbose)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
@@ -115,7 +119,7 @@ child_spawn(struct child *c)
 	int	 sp[2];
 	pid_t	 pid;
 
-	if (td.stopping)
+	if (td.stopping || c->retired)
 		return;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("socketpair");
@@ -139,7 +143,7 @@ child_spawn(struct child *c)
 	c->link = ipc_peer_new(td.base, sp[0], false, child_handlers,
 	    nitems(child_handlers), link_closed, c);
 	c->link->role = c->role;
-	log_info("started %s pid=%d", c->name, (int)pid);
+	log_info("started %s pid=%d", c->label, (int)pid);
 }
 
 static void
@@ -158,21 +162,25 @@ child_reaped(pid_t pid, int status)
 	uint64_t	 ran;
 
 	for (i = 0; i < td.nchildren; i++)
-		if (td.children[i].pid == pid)
-			c = &td.children[i];
+		if (td.children[i]->pid == pid)
+			c = td.children[i];
 	if (c == NULL)
 		return;
 	c->pid = 0;
 	if (c->link != NULL)
 		ipc_peer_close(c->link);
 	if (WIFSIGNALED(status))
-		log_warnx("%s pid=%d killed by signal %d", c->name, (int)pid,
+		log_warnx("%s pid=%d killed by signal %d", c->label, (int)pid,
 		    WTERMSIG(status));
 	else if (WEXITSTATUS(status) != 0 || !td.stopping)
-		log_warnx("%s pid=%d exited with status %d", c->name,
+		log_warnx("%s pid=%d exited with status %d", c->label,
 		    (int)pid, WEXITSTATUS(status));
 	if (td.stopping) {
 		child_signal_next();
+		return;
+	}
+	if (c->retired) {
+		log_info("%s retired", c->label);
 		return;
 	}
 	ran = now_ms() - c->started_ms;
@@ -186,7 +194,7 @@ child_reaped(pid_t pid, int status)
 	c->restarts++;
 	tv.tv_sec = c->backoff_ms / 1000;
 	tv.tv_usec = (suseconds_t)(c->backoff_ms % 1000) * 1000;
-	log_info("restarting %s in %u ms", c->name, c->backoff_ms);
+	log_info("restarting %s in %u ms", c->label, c->backoff_ms);
 	if (c->ev_restart == NULL)
 		c->ev_restart = evtimer_new(td.base, restart_cb, c);
 	evtimer_add(c->ev_restart, &tv);
@@ -222,9 +230,9 @@ child_signal_next(void)
 	int	 lowest = 1000;
 
 	for (i = 0; i < td.nchildren; i++)
-		if (td.children[i].pid != 0 &&
-		    td.children[i].stop_order < lowest)
-			lowest = td.children[i].stop_order;
+		if (td.children[i]->pid != 0 &&
+		    td.children[i]->stop_order < lowest)
+			lowest = td.children[i]->stop_order;
 	if (lowest == 1000) {
 		event_base_loopexit(td.base, NULL);
 		return;
@@ -233,10 +241,68 @@ child_signal_next(void)
 		return;			/* this stage is still running */
 	td.stop_stage = lowest;
 	for (i = 0; i < td.nchildren; i++)
-		if (td.children[i].pid != 0 &&
-		    td.children[i].stop_order == lowest) {
-			log_info("stopping %s pid=%d", td.children[i].name,
-			    (int)td.children[i].pid);
-			kill(td.children[i].pid, SIGTERM);
+		if (td.children[i]->pid != 0 &&
+		    td.children[i]->stop_order == lowest) {
+			log_info("stopping %s pid=%d", td.children[i]->label,
+			    (int)td.children[i]->pid);
+			if (kill(td.children[i]->pid, SIGTERM) == -1)
+				log_warn("kill %s", td.children[i]->label);
 		}
+}
+
+/* child_add - a new entry in the table (not started) */
+struct child *
+child_add(const char *name, enum ipc_role role, bool listeners,
+    int stop_order, const char *vmta)
+{
+	struct child *c;
+
+	td.children = xreallocarray(td.children, td.nchildren + 1,
+	    sizeof(*td.children));
+	c = td.children[td.nchildren++] = xcalloc(1, sizeof(*c));
+	c->name = name;
+	c->role = role;
+	c->listeners = listeners;
+	c->stop_order = stop_order;
+	if (vmta != NULL) {
+		tern_strlcpy(c->vmta, vmta, sizeof(c->vmta));
+		snprintf(c->label, sizeof(c->label), "%s/%s", name, vmta);
+	} else
+		tern_strlcpy(c->label, name, sizeof(c->label));
+	return c;
+}
+
+/*
+ * child_sync_vmtas - one deliverd per virtual-mta: start those a reload
+ * added, retire those it removed.  The table only grows; entries are
+ * separately allocated, so pointers held by peers and timers stay valid.
+ */
+void
+child_sync_vmtas(void)
+{
+	unsigned i, j, n = td.nchildren;
+
+	for (i = 0; i < n; i++) {
+		struct child *c = td.children[i];
+
+		if (c->vmta[0] == '\0' || c->retired)
+			continue;
+		if (config_vmta(td.cfg, c->vmta) == NULL) {
+			c->retired = true;
+			if (c->pid != 0)
+				kill(c->pid, SIGTERM);
+		}
+	}
+	for (j = 0; j < td.cfg->nvmtas; j++) {
+		const char *name = td.cfg->vmtas[j].name;
+		bool found = false;
+
+		for (i = 0; i < td.nchildren; i++)
+			if (!td.children[i]->retired &&
+			    strcmp(td.children[i]->vmta, name) == 0)
+				found = true;
+		if (!found)
+			child_spawn(child_add("deliverd", ROLE_DELIVERD, false,
+			    2, name));
+	}
 }

@@ -26,10 +26,12 @@ status(void)
 	unsigned  i;
 
 	for (i = 0; i < td.nchildren; i++) {
-		struct child *c = &td.children[i];
+		struct child *c = td.children[i];
 
+		if (c->retired && c->pid == 0)
+			continue;
 		json_array_append_new(kids, json_pack("{s:s, s:i, s:i, s:s, "
-		    "s:s}", "name", c->name, "pid", (int)c->pid,
+		    "s:s}", "name", c->label, "pid", (int)c->pid,
 		    "restarts", (int)c->restarts, "config_hash", c->hash,
 		    "state", c->pid ? "running" : "restarting"));
 	}

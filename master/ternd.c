@@ -154,7 +154,8 @@ ternd_reload(char **errtext)
 	td.cfg = cfg;
 	log_info("reload: configuration %.12s loaded", cfg->hash);
 	for (i = 0; i < td.nchildren; i++)
-		child_send_config(&td.children[i]);
+		child_send_config(td.children[i]);
+	child_sync_vmtas();
 	return 0;
 }
 
@@ -164,10 +165,10 @@ kill_all(evutil_socket_t fd, short what, void *arg)
 	unsigned i;
 
 	for (i = 0; i < td.nchildren; i++)
-		if (td.children[i].pid != 0) {
+		if (td.children[i]->pid != 0) {
 			log_warnx("%s did not stop in time; killing it",
-			    td.children[i].name);
-			kill(td.children[i].pid, SIGKILL);
+			    td.children[i]->label);
+			kill(td.children[i]->pid, SIGKILL);
 		}
 }
 
@@ -271,17 +272,13 @@ bind_listeners(void)
 static void
 setup_children(void)
 {
-	static const struct child defs[] = {
-		{ .name = "queued", .role = ROLE_QUEUED, .stop_order = 2 },
-		{ .name = "smtpd", .role = ROLE_SMTPD, .listeners = true,
-		    .stop_order = 1 },
-	};
 	unsigned i;
 
-	for (i = 0; i < nitems(defs); i++)
-		td.children[td.nchildren++] = defs[i];
+	child_add("queued", ROLE_QUEUED, false, 3, NULL);
+	child_add("smtpd", ROLE_SMTPD, true, 1, NULL);
 	for (i = 0; i < td.nchildren; i++)
-		child_spawn(&td.children[i]);
+		child_spawn(td.children[i]);
+	child_sync_vmtas();
 }
 
 static void

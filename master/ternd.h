@@ -19,7 +19,10 @@
 #include "ipc.h"
 
 struct child {
-	const char	*name;
+	const char	*name;		/* program in libexec */
+	char		 label[96];	/* "deliverd/mta1" */
+	char		 vmta[65];	/* deliverd: -V */
+	bool		 retired;	/* removed by a reload: no restart */
 	enum ipc_role	 role;
 	bool		 listeners;	/* gets the SMTP listening sockets */
 	pid_t		 pid;
@@ -40,7 +43,7 @@ struct ternd {
 	int		 lfds[64];
 	unsigned	 nlfds;
 	char		 libexec[1024];
-	struct child	 children[8];
+	struct child	**children;
 	unsigned	 nchildren;
 	bool		 stopping;
 	int		 stop_stage;
@@ -66,6 +69,9 @@ void	 child_spawn(struct child *);
 void	 child_reaped(pid_t, int status);
 void	 child_send_config(struct child *);
 void	 child_signal_next(void);
+struct child *child_add(const char *name, enum ipc_role, bool listeners,
+	    int stop_order, const char *vmta);
+void	 child_sync_vmtas(void);
 
 /* ctl.c */
 void	 ctl_init(void);

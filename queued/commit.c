@@ -396,9 +396,11 @@ commit_run(evutil_socket_t fd, short what, void *arg)
 		spool_bucket(rx->env.id, bb);
 		spool_path(from, sizeof(from), "new", rx->env.id);
 		spool_path(to, sizeof(to), "cur", rx->env.id);
-		if (renameat(qd.spool_fd, from, qd.spool_fd, to) == -1)
-			log_warn("%s: rename to cur/", rx->env.id);
 		msg = msg_from_env(&rx->env, rx->size);
+		if (renameat(qd.spool_fd, from, qd.spool_fd, to) == -1) {
+			log_warn("%s: rename to cur/", rx->env.id);
+			msg->in_new = true;
+		}
 		msg_enqueue(msg);
 		if (ndone == nitems(done)) {
 			index_put_batch(done, ndone);

@@ -1,10 +1,11 @@
 /*
  * queue.c - messages and queues in memory.
  *
- * Purpose:      a committed message becomes a struct msg; each of its
- *               pending recipients joins the queue "domain/vmta" (one
- *               qentry per message and queue).  The files are the truth;
- *               this is rebuilt from them at every start.
+ * Purpose:      a committed message becomes a struct msg; its pending
+ *               recipients join the queues "domain/vmta" through one
+ *               qentry per message and queue, the unit sched.c schedules.
+ *               The files are the truth; this is rebuilt from them at
+ *               every start.
  * Used by:      queued.
  * Trust:        input already validated by spool_env_read or commit.c.
  * Spool access: none here.
@@ -34,14 +35,15 @@ queue_get(const char *domain, const char *vmta)
 	q->vmta = xstrdup(vmta);
 	q->mode = QM_NORMAL;
 	TAILQ_INIT(&q->entries);
+	TAILQ_INIT(&q->ready);
 	hmap_put(&qd.queues, name, q);
 	return q;
 }
 
 /*
  * vmta_resolve - a VirtualMTA name stays as it is; a pool is spread over
- * its members round robin (weights later); anything unknown falls back to
- * default-virtual-mta.  Never fails: the configuration always has one.
+ * its members by smooth weighted round robin (equal weights: plain round
+ * robin); anything unknown falls back to default-virtual-mta.
  */
 void
 vmta_resolve(const char *want, char *vmta, char *pool)
@@ -49,6 +51,7 @@ vmta_resolve(const char *want, char *vmta, char *pool)
 	const struct tern_config *cfg = qd.d.cfg;
 	const struct cfg_pool	 *p;
 	const struct cfg_vmta	 *v;
+	unsigned		  total = 0, i, pick;
 
 	pool[0] = '\0';
 	if (want == NULL || *want == '\0' || !config_vmta_or_pool(cfg, want)) {
@@ -63,8 +66,15 @@ vmta_resolve(const char *want, char *vmta, char *pool)
 	}
 	p = config_pool(cfg, want);
 	tern_strlcpy(pool, p->name, SPOOL_NAME_MAX + 1);
-	tern_strlcpy(vmta, p->members[qd.pool_rr++ % p->n],
-	    SPOOL_NAME_MAX + 1);
+	for (i = 0; i < p->n; i++)
+		total += p->weights[i];
+	pick = qd.pool_rr++ % total;
+	for (i = 0; i < p->n; i++) {
+		if (pick < p->weights[i])
+			break;
+		pick -= p->weights[i];
+	}
+	tern_strlcpy(vmta, p->members[i < p->n ? i : 0], SPOOL_NAME_MAX + 1);
 }
 
 struct msg *
@@ -76,6 +86,7 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 	memcpy(m->id, e->id, sizeof(m->id));
 	m->arrival = e->arrival;
 	m->size = size;
+	m->body_off = (uint64_t)e->body_off;
 	m->nrcpt = e->nrcpt;
 	m->rcpts = xcalloc(e->nrcpt, sizeof(*m->rcpts));
 	for (i = 0; i < e->nrcpt; i++) {
@@ -88,44 +99,64 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 		if (m->rcpts[i].status == RS_PENDING)
 			m->npending++;
 	}
+	m->sender = xstrdup(e->sender ? e->sender : "");
+	m->srcmta = xasprintf("%s (%s)", e->helo ? e->helo : "",
+	    e->client ? e->client : "");
 	tern_strlcpy(m->vmta, e->vmta, sizeof(m->vmta));
 	tern_strlcpy(m->pool, e->pool, sizeof(m->pool));
 	tern_strlcpy(m->job, e->job, sizeof(m->job));
 	return m;
 }
 
-/* msg_enqueue - index by id and join one queue per recipient domain */
+/*
+ * msg_enqueue - index by id and give each pending recipient a qentry:
+ * one per (message, queue), split when it would exceed the domain's
+ * max-rcpt-per-message (and the IPC job limit).
+ */
 void
 msg_enqueue(struct msg *m)
 {
-	unsigned i, j;
+	struct dom_policy pol;
+	unsigned	 i, j, chunk;
 
 	hmap_put(&qd.msgs, m->id, m);
 	qd.total_bytes += m->size;
 	for (i = 0; i < m->nrcpt; i++) {
 		struct msg_rcpt	*r = &m->rcpts[i];
 		struct queue	*q;
-		struct qentry	*qe;
+		struct qentry	*qe = NULL;
 
 		if (r->status != RS_PENDING)
 			continue;
 		qd.total_rcpts++;
 		q = r->q = queue_get(r->domain, m->vmta);
 		q->nrcpt++;
-		/* One qentry per (message, queue): only at its first rcpt. */
-		for (j = 0; j < i; j++)
-			if (m->rcpts[j].q == q)
+		config_domain_policy(qd.d.cfg, r->domain, &pol);
+		chunk = pol.max_rcpt_per_message < QJOB_RCPT_MAX ?
+		    (unsigned)pol.max_rcpt_per_message : QJOB_RCPT_MAX;
+		/* The latest qentry of this message in q, if it has room. */
+		for (j = i; j-- > 0;)
+			if (m->rcpts[j].q == q && m->rcpts[j].qe != NULL) {
+				qe = m->rcpts[j].qe;
 				break;
-		if (j < i) {
-			TAILQ_LAST(&q->entries, qentry_list)->nrcpt++;
+			}
+		if (qe != NULL && qe->nrcpt < chunk) {
+			qe->nrcpt++;
+			r->qe = qe;
 			continue;
 		}
 		qe = xcalloc(1, sizeof(*qe));
 		qe->m = m;
+		qe->q = q;
 		qe->nrcpt = 1;
+		qe->st = QE_READY;
+		r->qe = qe;
 		TAILQ_INSERT_TAIL(&q->entries, qe, entry);
+		TAILQ_INSERT_TAIL(&q->ready, qe, rlink);
+		m->nqe++;
 		q->nmsg++;
 		q->bytes += m->size;
+		sched_kick(q);
 	}
 }
 
@@ -137,5 +168,7 @@ msg_free(struct msg *m)
 	for (i = 0; i < m->nrcpt; i++)
 		free(m->rcpts[i].addr);
 	free(m->rcpts);
+	free(m->sender);
+	free(m->srcmta);
 	free(m);
 }

@@ -33,6 +33,8 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_SMTPD_MSG_COMMIT, RB(ROLE_SMTPD), IPC_FD_NO, rx_commit },
 	{ IPC_SMTPD_MSG_ABORT, RB(ROLE_SMTPD), IPC_FD_NO, rx_abort },
 	{ IPC_CTL_REQUEST, RB(ROLE_CTL), IPC_FD_NO, ctl_request },
+	{ IPC_DELIVERD_READY, RB(ROLE_DELIVERD), IPC_FD_NO, sched_ready },
+	{ IPC_DELIVERD_RESULT, RB(ROLE_DELIVERD), IPC_FD_NO, sched_result },
 };
 
 static void
@@ -41,6 +43,7 @@ peer_closed(struct ipc_peer *p)
 	if (p->role == ROLE_SMTPD)
 		qd.n_smtpd--;
 	rx_peer_gone(p);
+	sched_peer_gone(p);
 	free(p->arg);
 }
 
@@ -65,11 +68,20 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	ps = xcalloc(1, sizeof(*ps));
 	TAILQ_INIT(&ps->rxs);
+	TAILQ_INIT(&ps->jobs);
 	p = ipc_peer_new(qd.d.base, fd, true, handlers, nitems(handlers),
 	    peer_closed, ps);
 	p->accept_roles = RB(ROLE_SMTPD) | RB(ROLE_CTL) | RB(ROLE_DELIVERD) |
 	    RB(ROLE_BOUNCD);
 	p->on_hello = peer_hello;
+}
+
+static void
+reload_after(evutil_socket_t fd, short what, void *arg)
+{
+	sched_reload();
+	acct_close();
+	acct_open();
 }
 
 static int
@@ -80,6 +92,9 @@ queued_reload(struct tern_config *cfg, const char **why)
 		*why = "spool-dir and run-dir changes need a restart";
 		return -1;
 	}
+	/* Applied after the swap: sched_reload reads qd.d.cfg. */
+	event_base_once(qd.d.base, -1, EV_TIMEOUT, reload_after, NULL,
+	    &(struct timeval){ 0, 0 });
 	return 0;
 }
 
@@ -114,7 +129,10 @@ queued_main(int argc, char **argv)
 	    O_CLOEXEC)) == -1)
 		fatal("open %s", qd.d.cfg->spool_dir);
 	commit_init();
+	sched_init();
+	done_replay();
 	recover_spool();
+	acct_open();
 	if (mkdir_p(qd.d.cfg->run_dir, 0755) == -1)
 		fatal("mkdir %s", qd.d.cfg->run_dir);
 	if (!bsnprintf(path, sizeof(path), "%s/queued.sock",
@@ -129,6 +147,8 @@ queued_main(int argc, char **argv)
 	/* A batch still pending commits before we go. */
 	if (qd.nbatch > 0)
 		event_base_loop(qd.d.base, EVLOOP_NONBLOCK);
+	acct_close();
+	done_checkpoint(true);
 	index_close();
 	log_info("exiting");
 	return 0;

@@ -22,8 +22,12 @@
 #include "hmap.h"
 #include "ipc.h"
 #include "spool.h"
+#include "bouncecat.h"
 
 #define QUEUE_NAME_MAX	(MAILADDR_DOMAIN_MAX + SPOOL_NAME_MAX + 2)
+#define QJOB_RCPT_MAX	500	/* recipients per job (IPC frame bound) */
+#define PEER_JOBS_MAX	1000	/* jobs in flight per deliverd */
+#define DIAG_TEXT_MAX	1024	/* remote reply text kept */
 
 struct queue;
 
@@ -33,25 +37,39 @@ struct msg_rcpt {
 	char		 status;
 	off_t		 status_off;
 	struct queue	*q;
+	struct qentry	*qe;
 };
 
 struct msg {
 	char		 id[SPOOL_ID_LEN + 1];
 	uint64_t	 arrival;
 	uint64_t	 size;
+	uint64_t	 body_off;
 	unsigned	 nrcpt;
 	unsigned	 npending;
+	unsigned	 nqe;		/* qentries still holding it */
+	bool		 in_new;	/* file still in new/, not cur/ */
 	struct msg_rcpt	*rcpts;
+	char		*sender;
+	char		*srcmta;	/* "helo (ip)" for accounting */
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	char		 pool[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
 };
 
-/* A message's pending recipients in one queue. */
+enum qe_state { QE_READY, QE_FLIGHT, QE_DEFERRED };
+
+/* A message's pending recipients in one queue: the unit of scheduling. */
 struct qentry {
-	TAILQ_ENTRY(qentry) entry;
+	TAILQ_ENTRY(qentry) entry;	/* q->entries: all of them */
+	TAILQ_ENTRY(qentry) rlink;	/* q->ready */
 	struct msg	*m;
-	unsigned	 nrcpt;
+	struct queue	*q;
+	unsigned	 nrcpt;		/* pending recipients */
+	enum qe_state	 st;
+	uint32_t	 attempts;
+	uint64_t	 next;		/* next attempt, unix seconds */
+	size_t		 hidx;		/* index in the retry heap */
 };
 
 enum queue_mode { QM_NORMAL, QM_BACKOFF, QM_PAUSED };
@@ -65,6 +83,41 @@ struct queue {
 	uint64_t	 bytes;
 	enum queue_mode	 mode;
 	TAILQ_HEAD(qentry_list, qentry) entries;
+	TAILQ_HEAD(, qentry) ready;
+	unsigned	 nflight;	/* jobs at deliverd */
+	unsigned	 ndeferred;	/* qentries waiting for a retry */
+	bool		 dirty;		/* on the scheduler's list */
+	TAILQ_ENTRY(queue) dlink;
+	char		 last_error[256];
+	uint64_t	 n_delivered, n_bounced, n_deferred;
+};
+
+/* A job at a deliverd: recipients of one qentry. */
+struct qjob {
+	TAILQ_ENTRY(qjob) plink;	/* the peer's jobs */
+	uint64_t	 id;
+	struct qentry	*qe;
+	struct ipc_peer	*peer;
+	unsigned	 n;
+	uint32_t	*idx;
+};
+
+/* A result waiting for the group commit of final outcomes. */
+struct qresult {
+	TAILQ_ENTRY(qresult) link;
+	struct qjob	*job;
+	bool		 queue_level;
+	char		 mx[300];
+	char		 ip[64];
+	char		 src[64];
+	char		 esmtp[160];
+	unsigned	 n;
+	struct {
+		uint32_t idx;
+		char	 outcome;
+		char	 status[16];
+		char	*diag;
+	}		*r;
 };
 
 /* A message being received from smtpd. */
@@ -81,6 +134,10 @@ struct rx {
 
 struct peer_state {
 	TAILQ_HEAD(, rx) rxs;
+	/* deliverd peers */
+	char		 vmta[SPOOL_NAME_MAX + 1];
+	unsigned	 nflight;
+	TAILQ_HEAD(, qjob) jobs;
 };
 
 struct queued {
@@ -102,6 +159,27 @@ struct queued {
 	uint64_t	 n_corrupt, n_aborted, n_removed;
 	unsigned	 n_smtpd;	/* smtpd peers past HELLO */
 	uint64_t	 total_rcpts, total_bytes;
+	/* scheduling */
+	struct hmap	 dpeers;	/* vmta -> ipc_peer of its deliverd */
+	struct hmap	 jobs;		/* job id (hex) -> qjob */
+	uint64_t	 next_job;
+	TAILQ_HEAD(, queue) dirtyq;
+	struct event	*ev_sched;
+	struct event	*ev_retry;
+	struct qentry	**heap;
+	size_t		 nheap, heapcap;
+	TAILQ_HEAD(, qresult) results;
+	unsigned	 nresults;
+	struct event	*ev_results;
+	int		 done_fd;	/* the done log */
+	uint64_t	 done_bytes;
+	struct bcat_table *bcat;
+	uint64_t	 n_delivered, n_bounced, n_deferred, n_expired;
+	/* accounting */
+	int		 acct_fd;
+	uint64_t	 acct_size;
+	time_t		 acct_opened;
+	struct buf	 acct_buf;
 	/* index */
 	MDB_env		*mdb;
 	MDB_dbi		 dbi;
@@ -136,6 +214,30 @@ void	 index_close(void);
 void	 index_put_batch(struct msg **, unsigned);
 void	 index_del(const char *id);
 void	 index_reconcile(void);
+
+/* sched.c */
+void	 sched_init(void);
+void	 sched_msg(struct msg *);
+void	 sched_kick(struct queue *);
+int	 sched_ready(struct ipc_peer *, struct ipc_msg *);
+int	 sched_result(struct ipc_peer *, struct ipc_msg *);
+void	 sched_peer_gone(struct ipc_peer *);
+void	 sched_reload(void);
+
+/* donelog.c */
+int	 done_open(void);
+int	 done_append(struct buf *);
+void	 done_replay(void);
+void	 done_checkpoint(bool force);
+
+/* acct.c */
+void	 acct_open(void);
+void	 acct_row(const char *type, const struct msg *, const char *rcpt,
+	    const char *status, const char *diag, const char *dsnmta,
+	    const char *bcat, const char *src, const char *dst,
+	    const char *esmtp, const char *queue);
+void	 acct_flush(void);
+void	 acct_close(void);
 
 /* ctl.c */
 int	 ctl_request(struct ipc_peer *, struct ipc_msg *);

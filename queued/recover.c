@@ -145,8 +145,10 @@ load_one(const char *rel, const char *id, bool from_new)
 		}
 		if (from_new) {
 			spool_path(to, sizeof(to), "cur", id);
-			if (renameat(qd.spool_fd, rel, qd.spool_fd, to) == -1)
+			if (renameat(qd.spool_fd, rel, qd.spool_fd, to) == -1) {
 				log_warn("%s: rename to cur/", id);
+				m->in_new = true;
+			}
 		}
 		msg_enqueue(m);
 		qd.n_recovered++;

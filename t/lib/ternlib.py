@@ -89,7 +89,8 @@ atexit.register(_cleanup)
 class Tern:
     """One Tern instance: config, ternd process, helpers."""
 
-    def __init__(self, extra="", sources=None, port=None, keep=False):
+    def __init__(self, extra="", sources=None, port=None, keep=False,
+                 domains=None, dns_port=None, vmtas=None):
         self.dir = tempfile.mkdtemp(prefix="tern-test-")
         os.chmod(self.dir, 0o755)
         self.port = port or free_port()
@@ -104,6 +105,17 @@ class Tern:
             'process-x-virtual-mta: yes, process-x-job: yes }\n'
             '  0/0: { always-allow-relaying: no }\n')
         self.extra = extra
+        # Never leave 127/8: a dead local nameserver unless told otherwise,
+        # and by default every domain routed to a closed local port.
+        self.dns_port = dns_port or free_port()
+        self.closed_port = free_port()
+        self.domains = domains or (
+            '  "*": { max-smtp-out: 20, retry-after: 10m, '
+            'bounce-after: 4d12h, route: "[127.0.0.1]:%d" }\n'
+            % self.closed_port)
+        self.vmtas = vmtas or (
+            '  mta1: { smtp-source-host: "127.0.0.1 mta1.test.example" }\n'
+            '  mta2: { smtp-source-host: "127.0.0.2 mta2.test.example" }\n')
         self.write_config()
         _all.append(self)
 
@@ -119,17 +131,15 @@ class Tern:
             "max-message-size: 20M\n"
             "shutdown-timeout: 5s\n"
             "sources:\n%s"
-            "virtual-mtas:\n"
-            "  mta1: { smtp-source-host: \"127.0.0.1 mta1.test.example\" }\n"
-            "  mta2: { smtp-source-host: \"127.0.0.2 mta2.test.example\" }\n"
+            "dns: { nameservers: [\"127.0.0.1:%d\"], timeout: 2s }\n"
+            "virtual-mtas:\n%s"
             "virtual-mta-pools:\n"
             "  pool-a: [mta1, mta2]\n"
             "default-virtual-mta: mta1\n"
-            "domains:\n"
-            "  \"*\": { max-smtp-out: 20, retry-after: 10m, "
-            "bounce-after: 4d12h }\n"
+            "domains:\n%s"
             "%s" % (self.spool, self.run, self.dir, user, self.port,
-                    self.sources, self.extra if extra is None else extra))
+                    self.sources, self.dns_port, self.vmtas, self.domains,
+                    self.extra if extra is None else extra))
 
     def write_config(self, text=None):
         with open(self.conf, "w") as f:
@@ -193,7 +203,8 @@ class Tern:
         """Stop every process of this instance by PID (used at exit)."""
         if self.proc is None:
             return
-        victims = self.pids("smtpd") + self.pids("queued")
+        victims = (self.pids("smtpd") + self.pids("queued") +
+                   self.pids("deliverd"))
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:

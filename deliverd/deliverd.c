@@ -1,0 +1,390 @@
+/*
+ * deliverd.c - the delivery agent of one VirtualMTA.
+ *
+ * Purpose:      ternd starts one deliverd per virtual-mta ("deliverd
+ *               -V name").  It connects to queued, announces its
+ *               virtual-mta, and receives jobs: the recipients of one
+ *               message in one domain, with a read-only fd on the queue
+ *               file.  Jobs wait in their domain's queue; at most
+ *               max-smtp-out sessions per domain carry them, each reused
+ *               for up to max-msg-per-connection messages.  Each job's
+ *               per-recipient outcome goes back to queued, which alone
+ *               records it.
+ * Used by:      deliverd.
+ * Trust:        frames from queued are checked field by field.
+ * Spool access: read-only fds only.
+ * See:          deliverd(8).
+ */
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "deliverd.h"
+
+struct deliverd dd;
+
+static struct dqueue *
+dq_get(const char *domain)
+{
+	struct dqueue *dq;
+
+	if ((dq = hmap_get(&dd.dqueues, domain)) != NULL)
+		return dq;
+	dq = xcalloc(1, sizeof(*dq));
+	tern_strlcpy(dq->domain, domain, sizeof(dq->domain));
+	TAILQ_INIT(&dq->pending);
+	TAILQ_INIT(&dq->idle);
+	hmap_put(&dd.dqueues, domain, dq);
+	return dq;
+}
+
+/* job_set - record one recipient's outcome (first outcome wins) */
+void
+job_set(struct job *j, struct jrcpt *r, char outcome, const char *status,
+    const char *diag)
+{
+	if (r->outcome != 0)
+		return;
+	r->outcome = outcome;
+	tern_strlcpy(r->status, status, sizeof(r->status));
+	free(r->diag);
+	r->diag = xstrndup(diag, DIAG_MAX);
+}
+
+/* job_set_open - the same outcome for every recipient still open */
+void
+job_set_open(struct job *j, char outcome, const char *status,
+    const char *diag)
+{
+	unsigned i;
+
+	for (i = 0; i < j->nrcpt; i++)
+		job_set(j, &j->r[i], outcome, status, diag);
+}
+
+static void
+job_free(struct job *j)
+{
+	unsigned i;
+
+	if (j->fd != -1)
+		close(j->fd);
+	for (i = 0; i < j->nrcpt; i++)
+		free(j->r[i].diag);
+	free(j->r);
+	free(j->sender);
+	free(j);
+	dd.njobs--;
+}
+
+/*
+ * job_finish - report every recipient to queued and forget the job.
+ * A recipient left open (should not happen) is reported deferred, so
+ * queued never loses track of it.
+ */
+void
+job_finish(struct job *j)
+{
+	struct ipc_out	 o;
+	unsigned	 i;
+
+	job_set_open(j, 'T', "4.3.0", "local error: recipient left open");
+	if (dd.queued != NULL) {
+		ipc_out_begin(&o, IPC_DELIVERD_RESULT, j->id);
+		ipc_put_str(&o, j->mx);
+		ipc_put_str(&o, j->ip);
+		ipc_put_str(&o, j->src);
+		ipc_put_str(&o, j->esmtp);
+		ipc_put_u8(&o, j->queue_level ? 1 : 0);
+		ipc_put_u32(&o, j->nrcpt);
+		for (i = 0; i < j->nrcpt; i++) {
+			struct jrcpt *r = &j->r[i];
+
+			ipc_put_u32(&o, r->idx);
+			ipc_put_u8(&o, (uint8_t)r->outcome);
+			ipc_put_str(&o, r->status);
+			ipc_put_str(&o, r->diag ? r->diag : "");
+			if (r->outcome == 'D')
+				dd.n_delivered++;
+			else if (r->outcome == 'B')
+				dd.n_bounced++;
+			else
+				dd.n_deferred++;
+		}
+		ipc_send(dd.queued, &o, -1);
+	}
+	job_free(j);
+}
+
+/* dq_take - the next job waiting in a domain queue */
+struct job *
+dq_take(struct dqueue *dq)
+{
+	struct job *j;
+
+	if ((j = TAILQ_FIRST(&dq->pending)) != NULL) {
+		TAILQ_REMOVE(&dq->pending, j, entry);
+		dq->npending--;
+	}
+	return j;
+}
+
+/* dq_fail_all - every waiting job gets the same outcome (DNS, routing) */
+void
+dq_fail_all(struct dqueue *dq, char outcome, const char *status,
+    const char *diag)
+{
+	struct job *j;
+
+	while ((j = dq_take(dq)) != NULL) {
+		j->queue_level = true;
+		job_set_open(j, outcome, status, diag);
+		job_finish(j);
+	}
+}
+
+/*
+ * dq_kick - match waiting jobs with sessions: idle ones first, then new
+ * ones up to max-smtp-out.  Needs a resolved route.
+ */
+void
+dq_kick(struct dqueue *dq)
+{
+	struct dom_policy pol;
+
+	if (dq->npending == 0)
+		return;
+	if (dq->rstate != RT_READY || dq->rexpire < time(NULL)) {
+		if (dq->rstate != RT_RESOLVING)
+			route_resolve(dq);
+		return;
+	}
+	session_wake_idle(dq);
+	config_domain_policy(dd.d.cfg, dq->domain, &pol);
+	while (dq->npending > dq->nconnecting &&
+	    dq->nsessions < pol.max_smtp_out)
+		session_start(dq);
+}
+
+/* --- the queued link --------------------------------------------------- */
+
+static int
+get_rcpts(struct ipc_msg *m, struct job *j)
+{
+	uint32_t n, i;
+	struct mailaddr a;
+	const char *why;
+
+	if (ipc_get_u32(m, &n) == -1 || n == 0 || n > JOB_RCPT_MAX)
+		return -1;
+	j->r = xcalloc(n, sizeof(*j->r));
+	j->nrcpt = n;
+	for (i = 0; i < n; i++)
+		if (ipc_get_u32(m, &j->r[i].idx) == -1 ||
+		    ipc_get_str(m, j->r[i].addr, sizeof(j->r[i].addr)) == -1 ||
+		    mailaddr_parse(j->r[i].addr, &a, &why) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+on_job(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct job	*j = xcalloc(1, sizeof(*j));
+	char		 domain[MAILADDR_DOMAIN_MAX + 1];
+	char		 sender[MAILADDR_MAX + 1];
+
+	dd.njobs++;
+	j->fd = m->fd;
+	m->fd = -1;
+	if (ipc_get_str(m, j->msgid, sizeof(j->msgid)) == -1 ||
+	    ipc_get_str(m, domain, sizeof(domain)) == -1 ||
+	    ipc_get_str(m, sender, sizeof(sender)) == -1 ||
+	    ipc_get_u64(m, &j->body_off) == -1 ||
+	    ipc_get_u64(m, &j->body_len) == -1 || get_rcpts(m, j) == -1 ||
+	    ipc_get_end(m) == -1 || !spool_id_ok(j->msgid) ||
+	    !mailaddr_domain_ok(domain)) {
+		job_free(j);
+		return -1;
+	}
+	j->id = m->hdr.reqid;
+	j->sender = xstrdup(sender);
+	j->dq = dq_get(domain);
+	TAILQ_INSERT_TAIL(&j->dq->pending, j, entry);
+	j->dq->npending++;
+	dq_kick(j->dq);
+	return 0;
+}
+
+static int
+on_hello_ok(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct ipc_out	 o;
+	uint32_t	 pid;
+
+	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	dd.reconnect_ms = 0;
+	ipc_out_begin(&o, IPC_DELIVERD_READY, 0);
+	ipc_put_str(&o, dd.vmta);
+	ipc_send(p, &o, -1);
+	log_info("connected to queued pid=%u as virtual-mta %s", pid, dd.vmta);
+	return 0;
+}
+
+static const struct ipc_handler handlers[] = {
+	{ IPC_HELLO_OK, RB(ROLE_QUEUED), IPC_FD_NO, on_hello_ok },
+	{ IPC_QUEUED_JOB, RB(ROLE_QUEUED), IPC_FD_YES, on_job },
+};
+
+static void	queued_connect(void);
+
+static void
+queued_closed(struct ipc_peer *p)
+{
+	dd.queued = NULL;
+	/*
+	 * Jobs in flight stay: their outcomes cannot be reported, and
+	 * queued, when it comes back, schedules those recipients again.
+	 * XXX: sessions keep delivering them meanwhile (duplicates at
+	 * worst, never loss).
+	 */
+	log_warnx("lost the link to queued");
+	if (!dd.d.stopping)
+		queued_connect();
+}
+
+static void
+reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char	 path[512];
+	int	 qfd;
+
+	if (dd.queued != NULL || dd.d.stopping)
+		return;
+	if (!bsnprintf(path, sizeof(path), "%s/queued.sock", dd.d.cfg->run_dir))
+		fatalx("run-dir too long");
+	if ((qfd = ipc_connect_unix(path)) == -1) {
+		queued_connect();
+		return;
+	}
+	dd.queued = ipc_peer_new(dd.d.base, qfd, false, handlers,
+	    nitems(handlers), queued_closed, NULL);
+	dd.queued->role = ROLE_QUEUED;
+	ipc_hello(dd.queued, ROLE_DELIVERD);
+}
+
+static void
+queued_connect(void)
+{
+	struct timeval tv;
+
+	dd.reconnect_ms = dd.reconnect_ms ? dd.reconnect_ms * 2 : 10;
+	if (dd.reconnect_ms > 1000)
+		dd.reconnect_ms = 1000;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)dd.reconnect_ms * 1000;
+	if (dd.ev_reconnect == NULL)
+		dd.ev_reconnect = evtimer_new(dd.d.base, reconnect_cb, NULL);
+	evtimer_add(dd.ev_reconnect, &tv);
+}
+
+static int
+deliverd_reload(struct tern_config *cfg, const char **why)
+{
+	const struct cfg_vmta *vm = config_vmta(cfg, dd.vmta);
+
+	if (vm == NULL) {
+		*why = "my virtual-mta is gone from the configuration";
+		return -1;
+	}
+	/* Routes are re-resolved with the new domain settings. */
+	{
+		struct hmap_ent *e;
+		size_t it;
+
+		for (e = NULL; (e = hmap_next(&dd.dqueues, e, &it)) != NULL;)
+			((struct dqueue *)e->val)->rexpire = 0;
+	}
+	dd.vm = vm;
+	return 0;
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopexit(dd.d.base, NULL);
+}
+
+static void
+deliverd_stop(void)
+{
+	/*
+	 * Outcomes not yet reported are simply not reported: queued keeps
+	 * those recipients pending and schedules them again (a delivery
+	 * finished in this window may be repeated; nothing is lost).
+	 */
+	event_base_once(dd.d.base, -1, EV_TIMEOUT, stop_cb, NULL,
+	    &(struct timeval){ 0, 200000 });
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int	deliverd_main(int, char **);
+
+int
+deliverd_main(int argc, char **argv)
+{
+	int	 i;
+	char	*vmta = NULL;
+
+	/* -V NAME is ours; the rest goes to the common skeleton. */
+	for (i = 1; i < argc - 1; i++)
+		if (strcmp(argv[i], "-V") == 0) {
+			vmta = argv[i + 1];
+			memmove(argv + i, argv + i + 2,
+			    (size_t)(argc - i - 1) * sizeof(char *));
+			argc -= 2;
+			break;
+		}
+	if (vmta == NULL) {
+		fprintf(stderr, "usage: deliverd -V virtual-mta [-v] "
+		    "[-f config]\n");
+		return 2;
+	}
+	tern_strlcpy(dd.vmta, vmta, sizeof(dd.vmta));
+	dd.d.name = "deliverd";
+	dd.d.role = ROLE_DELIVERD;
+	dd.d.reload = deliverd_reload;
+	dd.d.shutdown = deliverd_stop;
+	raise_nofile();
+	daemon_init(&dd.d, argc, argv);
+	{
+		char title[96];
+		snprintf(title, sizeof(title), "deliverd/%s", dd.vmta);
+		log_setproc(title);
+	}
+	if ((dd.vm = config_vmta(dd.d.cfg, dd.vmta)) == NULL)
+		fatalx("virtual-mta %s is not in the configuration", dd.vmta);
+	hmap_init(&dd.dqueues);
+	route_init();
+	reconnect_cb(-1, 0, NULL);
+	daemon_run(&dd.d);
+	log_info("exiting");
+	return 0;
+}

@@ -1,0 +1,140 @@
+/*
+ * deliverd.h - the delivery agent of one VirtualMTA: declarations.
+ *
+ * Purpose:      jobs from queued (a message's recipients in one domain
+ *               plus a read-only fd on its queue file), destination
+ *               queues per domain with their routes, outbound SMTP
+ *               sessions, results back to queued.
+ * Used by:      deliverd only.
+ * Trust:        remote servers and DNS answers are hostile; queued's
+ *               frames are checked like any peer's.
+ * Spool access: read-only fds handed over by queued; never a path.
+ * See:          deliverd(8).
+ */
+#ifndef TERN_DELIVERD_H
+#define TERN_DELIVERD_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "dnsmx.h"
+#include "hmap.h"
+#include "ipc.h"
+#include "mailaddr.h"
+#include "spool.h"
+
+#define DIAG_MAX	1000		/* remote text kept per recipient */
+#define REPLY_LINE_MAX	2048
+#define REPLY_LINES_MAX	64
+#define DEST_MAX	32
+#define ROUTE_TTL	300		/* seconds a resolved route is reused */
+#define JOB_RCPT_MAX	1000
+
+struct jrcpt {
+	uint32_t	 idx;
+	char		 addr[MAILADDR_MAX + 1];
+	char		 outcome;	/* 0 open, 'D', 'T', 'B' */
+	bool		 accepted;	/* RCPT got 2xx */
+	char		 status[16];
+	char		*diag;
+};
+
+struct dqueue;
+
+struct job {
+	TAILQ_ENTRY(job) entry;
+	uint64_t	 id;
+	char		 msgid[SPOOL_ID_LEN + 1];
+	char		*sender;
+	int		 fd;
+	uint64_t	 body_off;
+	uint64_t	 body_len;
+	unsigned	 nrcpt;
+	struct jrcpt	*r;
+	struct dqueue	*dq;
+	bool		 queue_level;	/* failed before any SMTP reply */
+	/* Where it went, for accounting (dsnMta, dlv*Ip, esmtp list). */
+	char		 mx[DNS_NAME_MAX + 1];
+	char		 ip[64];
+	char		 src[64];
+	char		 esmtp[160];
+};
+
+struct dest {
+	char		 host[DNS_NAME_MAX + 1];
+	unsigned	 slot;		/* MX rank: lower is preferred */
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+};
+
+enum route_state { RT_NONE, RT_RESOLVING, RT_READY };
+
+struct session;
+TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(session_list, session);
+
+struct dqueue {
+	char		 domain[MAILADDR_DOMAIN_MAX + 1];
+	struct job_list	 pending;
+	unsigned	 npending;
+	struct session_list idle;
+	unsigned	 nsessions;
+	unsigned	 nconnecting;	/* sessions not yet holding a job */
+	/* route */
+	enum route_state rstate;
+	time_t		 rexpire;
+	struct dest	 dests[DEST_MAX];
+	unsigned	 ndests;
+	unsigned	 lookups;	/* A lookups in flight */
+	bool		 lookup_tempfail;
+	struct dnsmx_query *mxq;
+	char		 mxhosts[DEST_MAX][DNS_NAME_MAX + 1];
+	uint16_t	 mxport[DEST_MAX];
+	unsigned	 nmx;
+	unsigned	 rr;
+};
+
+struct deliverd {
+	struct daemon	 d;
+	char		 vmta[SPOOL_NAME_MAX + 1];
+	const struct cfg_vmta *vm;
+	struct ipc_peer	*queued;
+	struct event	*ev_reconnect;
+	unsigned	 reconnect_ms;
+	struct hmap	 dqueues;
+	struct dnsmx	*dns;
+	struct evdns_base *evdns;
+	unsigned	 njobs;
+	unsigned	 nsessions;
+	uint64_t	 n_delivered, n_deferred, n_bounced, n_conn;
+};
+
+extern struct deliverd dd;
+
+/* deliverd.c */
+void		 job_finish(struct job *);
+void		 dq_kick(struct dqueue *);
+void		 dq_fail_all(struct dqueue *, char outcome, const char *status,
+		    const char *diag);
+struct job	*dq_take(struct dqueue *);
+void		 job_set(struct job *, struct jrcpt *, char outcome,
+		    const char *status, const char *diag);
+void		 job_set_open(struct job *, char outcome, const char *status,
+		    const char *diag);
+
+/* route.c */
+void		 route_resolve(struct dqueue *);
+void		 route_init(void);
+
+/* session.c */
+void		 session_start(struct dqueue *);
+void		 session_give(struct session *, struct job *);
+void		 session_wake_idle(struct dqueue *);
+
+#endif

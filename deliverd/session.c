@@ -1,0 +1,797 @@
+/*
+ * session.c - outbound SMTP sessions (RFC 5321, PIPELINING RFC 2920).
+ *
+ * Purpose:      connect from the VirtualMTA's source address to the
+ *               domain's hosts in order (next host on connect failure,
+ *               timeout or a 4xx greeting), EHLO (HELO fallback), then
+ *               carry jobs: MAIL, RCPT per recipient, DATA, the body
+ *               (dot-stuffed, CRLF only: a bare CR or LF in the file is
+ *               sent as CRLF), the final dot.  With PIPELINING the whole
+ *               envelope goes in one write.  Each phase has its own
+ *               timeout (RFC 5321 4.5.3.2).  A connection is reused for
+ *               up to max-msg-per-connection messages and kept idle for
+ *               connection-idle-timeout.
+ * Used by:      deliverd.
+ * Trust:        the remote server is hostile: replies are bounded (line
+ *               length, line count), codes must be three digits, a
+ *               malformed reply fails the transaction as a temporary
+ *               error.
+ * Spool access: reads the body through the job's fd.
+ * See:          deliverd(8).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "deliverd.h"
+
+#define BODY_CHUNK	(64 * 1024)
+
+enum sstate {
+	SS_CONNECT, SS_GREETING, SS_EHLO, SS_HELO, SS_IDLE, SS_RSET, SS_TXN,
+	SS_BODY, SS_DOT, SS_QUIT
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct dqueue	*dq;
+	struct bufferevent *bev;
+	unsigned	 desti;
+	enum sstate	 st;
+	struct job	*job;
+	unsigned	 nmsgs;
+	bool		 pipelining, enhanced;
+	bool		 need_rset, mail_failed;
+	unsigned	 cmdi, naccepted;
+	char		 esmtp[160];
+	char		 host[DNS_NAME_MAX + 1];
+	char		 ip[64];
+	char		 src[64];
+	struct buf	 reply;		/* the reply being read */
+	unsigned	 rlines;
+	uint64_t	 body_sent;
+	bool		 bol, pending_cr;
+	struct event	*ev_idle;
+	char		 err[600];
+	int		 busy;		/* >0 inside a reply handler */
+	bool		 dead;		/* freed while busy: free after */
+};
+
+static void	s_read(struct bufferevent *, void *);
+static void	s_write(struct bufferevent *, void *);
+static void	s_event(struct bufferevent *, short, void *);
+static void	s_connect(struct session *);
+static void	s_next_job(struct session *);
+
+static const char *
+ststr(enum sstate st)
+{
+	static const char *n[] = { "connect", "greeting", "ehlo", "helo",
+	    "idle", "rset", "transaction", "body", "dot", "quit" };
+
+	return n[st];
+}
+
+static void
+s_send(struct session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+s_timeout(struct session *s, uint64_t secs)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static struct dom_policy *
+pol(struct session *s)
+{
+	static struct dom_policy p;
+
+	config_domain_policy(dd.d.cfg, s->dq->domain, &p);
+	return &p;
+}
+
+/* s_free - the session is over; let the domain queue start another */
+static void
+s_free(struct session *s)
+{
+	struct dqueue *dq = s->dq;
+
+	if (s->busy > 0) {
+		/* Inside s_read: stop everything now, free on the way out. */
+		if (!s->dead && s->bev != NULL)
+			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		s->dead = true;
+		return;
+	}
+	if (s->st == SS_IDLE)
+		TAILQ_REMOVE(&dq->idle, s, entry);
+	if (s->job == NULL && s->st < SS_IDLE)
+		dq->nconnecting--;
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->ev_idle != NULL)
+		event_free(s->ev_idle);
+	buf_free(&s->reply);
+	dq->nsessions--;
+	dd.nsessions--;
+	free(s);
+	dq_kick(dq);
+}
+
+/* s_fail_job - the open recipients of the current job get an outcome */
+static void
+s_fail_job(struct session *s, char outcome, const char *status,
+    const char *diag)
+{
+	struct job *j = s->job;
+
+	if (j == NULL)
+		return;
+	s->job = NULL;
+	job_set_open(j, outcome, status, diag);
+	job_finish(j);
+}
+
+/* s_abort - connection unusable mid-way: fail the job, end the session */
+static void
+s_abort(struct session *s, const char *status, const char *why)
+{
+	char diag[700];
+
+	snprintf(diag, sizeof(diag), "%s (%s, state %s)", why, s->host,
+	    ststr(s->st));
+	log_debug("%s: %s", s->dq->domain, diag);
+	s_fail_job(s, 'T', status, diag);
+	s_free(s);
+}
+
+static void
+s_quit(struct session *s)
+{
+	s->st = SS_QUIT;
+	s_send(s, "QUIT");
+	bufferevent_disable(s->bev, EV_READ);
+	s_timeout(s, 10);
+}
+
+/* s_try_next - this host failed before any transaction: next host */
+static void
+s_try_next(struct session *s, const char *why)
+{
+	struct dqueue *dq = s->dq;
+
+	snprintf(s->err, sizeof(s->err), "%s [%s]: %s", s->host, s->ip, why);
+	log_debug("%s: %s", dq->domain, s->err);
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	if (++s->desti < dq->ndests && s->desti < pol(s)->mx_connection_attempts) {
+		s_connect(s);
+		return;
+	}
+	/*
+	 * Every host failed: the waiting jobs would fail the same way, so
+	 * they are deferred now, as PowerMTA does for a queue it cannot
+	 * reach (a "tq" outcome); the route is looked up afresh next time.
+	 */
+	dq->rstate = RT_NONE;
+	if (s->job != NULL) {
+		s->job->queue_level = true;
+		s_fail_job(s, 'T', "4.4.1", s->err);
+	}
+	s->st = SS_CONNECT;
+	{
+		char err[600];
+		unsigned n = dq->npending;
+
+		tern_strlcpy(err, s->err, sizeof(err));
+		s_free(s);		/* may start sessions: clear first */
+		if (n > 0 && dq->nsessions == 0)
+			dq_fail_all(dq, 'T', "4.4.1", err);
+	}
+}
+
+static void
+s_connect(struct session *s)
+{
+	struct dest	*d = &s->dq->dests[s->desti];
+	int		 fd, one = 1;
+	struct sockaddr_storage src;
+
+	tern_strlcpy(s->host, d->host, sizeof(s->host));
+	if (d->ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&d->ss)->sin_addr,
+		    s->ip, sizeof(s->ip));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&d->ss)->sin6_addr,
+		    s->ip, sizeof(s->ip));
+	s->st = SS_CONNECT;
+	fd = socket(d->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		s_try_next(s, strerror(errno));
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Leave from the VirtualMTA's own address (smtp-source-host). */
+	if (dd.vm->source.len != 0 &&
+	    dd.vm->source.ss.ss_family == d->ss.ss_family) {
+		memcpy(&src, &dd.vm->source.ss, sizeof(src));
+		if (src.ss_family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = 0;
+		if (bind(fd, (struct sockaddr *)&src, dd.vm->source.len) == -1) {
+			close(fd);
+			s_try_next(s, "cannot bind the source address");
+			return;
+		}
+	}
+	s->bev = bufferevent_socket_new(dd.d.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, s_read, s_write, s_event, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, BODY_CHUNK, 0);
+	s_timeout(s, pol(s)->to.connect);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&d->ss,
+	    (int)d->len) == -1) {
+		s_try_next(s, "connect failed");
+		return;
+	}
+	dd.n_conn++;
+}
+
+/* session_start - a new connection for a domain queue */
+void
+session_start(struct dqueue *dq)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->dq = dq;
+	buf_init(&s->reply, REPLY_LINE_MAX * REPLY_LINES_MAX);
+	dq->nsessions++;
+	dq->nconnecting++;
+	dd.nsessions++;
+	s->desti = 0;			/* the most preferred host first */
+	s_connect(s);
+}
+
+static void
+idle_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	TAILQ_REMOVE(&s->dq->idle, s, entry);
+	s->st = SS_RSET;		/* anything but idle: not on the list */
+	s_quit(s);
+}
+
+/* --- transactions ------------------------------------------------------ */
+
+static void
+start_txn(struct session *s)
+{
+	struct job	*j = s->job;
+	unsigned	 i;
+
+	s->cmdi = 0;
+	s->naccepted = 0;
+	s->mail_failed = false;
+	s->st = SS_TXN;
+	if (!bsnprintf(j->mx, sizeof(j->mx), "%s (%s)", s->host, s->ip))
+		tern_strlcpy(j->mx, s->ip, sizeof(j->mx));
+	tern_strlcpy(j->ip, s->ip, sizeof(j->ip));
+	tern_strlcpy(j->src, s->src, sizeof(j->src));
+	tern_strlcpy(j->esmtp, s->esmtp, sizeof(j->esmtp));
+	s_send(s, "MAIL FROM:<%s>%s", j->sender, "");
+	if (s->pipelining) {
+		for (i = 0; i < j->nrcpt; i++)
+			s_send(s, "RCPT TO:<%s>", j->r[i].addr);
+		s_send(s, "DATA");
+	}
+	s_timeout(s, pol(s)->to.mail);
+}
+
+/* session_give - an idle or fresh session takes a job */
+void
+session_give(struct session *s, struct job *j)
+{
+	if (s->ev_idle != NULL)
+		evtimer_del(s->ev_idle);
+	s->job = j;
+	if (s->need_rset) {
+		s->st = SS_RSET;
+		s_send(s, "RSET");
+		s_timeout(s, pol(s)->to.mail);
+		return;
+	}
+	start_txn(s);
+}
+
+/* session_wake_idle - idle connections take waiting jobs */
+void
+session_wake_idle(struct dqueue *dq)
+{
+	struct session	*s;
+	struct job	*j;
+
+	while ((s = TAILQ_FIRST(&dq->idle)) != NULL &&
+	    (j = dq_take(dq)) != NULL) {
+		TAILQ_REMOVE(&dq->idle, s, entry);
+		s->st = SS_RSET;	/* off the idle list */
+		session_give(s, j);
+	}
+}
+
+/* s_next_job - after a transaction: reuse, idle or quit */
+static void
+s_next_job(struct session *s)
+{
+	struct dom_policy *p = pol(s);
+	struct job	  *j;
+
+	if (p->max_msg_per_connection != 0 &&
+	    s->nmsgs >= p->max_msg_per_connection) {
+		s_quit(s);
+		return;
+	}
+	if ((j = dq_take(s->dq)) != NULL) {
+		session_give(s, j);
+		return;
+	}
+	s->st = SS_IDLE;
+	TAILQ_INSERT_TAIL(&s->dq->idle, s, entry);
+	if (s->ev_idle == NULL)
+		s->ev_idle = evtimer_new(dd.d.base, idle_expired, s);
+	{
+		struct timeval tv = { (time_t)p->connection_idle_timeout, 0 };
+		evtimer_add(s->ev_idle, &tv);
+	}
+	s_timeout(s, p->connection_idle_timeout + 30);
+}
+
+static void
+parse_status(int code, const char *text, char *status, size_t sz)
+{
+	int	 a, b, c, n = 0;
+
+	if (sscanf(text, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 && n > 0 &&
+	    (text[n] == ' ' || text[n] == '\0') && a == code / 100)
+		snprintf(status, sz, "%d.%d.%d", a, b, c);
+	else
+		snprintf(status, sz, "%d.0.0", code / 100);
+}
+
+/* outcome_of - 2xx delivered, 4xx deferred, 5xx bounced */
+static char
+outcome_of(int code)
+{
+	return code < 300 ? 'D' : code < 500 ? 'T' : 'B';
+}
+
+static void
+txn_done(struct session *s, bool ok)
+{
+	struct job *j = s->job;
+
+	s->job = NULL;
+	if (j != NULL)
+		job_finish(j);
+	if (!ok)
+		s->need_rset = true;
+	else
+		s->nmsgs++;
+	s_next_job(s);
+}
+
+/* on_txn_reply - MAIL, each RCPT, DATA, in order */
+static void
+on_txn_reply(struct session *s, int code, const char *text, const char *diag)
+{
+	struct job	*j = s->job;
+	char		 status[16];
+	unsigned	 i = s->cmdi++;
+
+	parse_status(code, text, status, sizeof(status));
+	if (i == 0) {
+		if (code / 100 != 2) {
+			s->mail_failed = true;
+			job_set_open(j, outcome_of(code), status, diag);
+		} else if (!s->pipelining)
+			s_send(s, "RCPT TO:<%s>", j->r[0].addr);
+		s_timeout(s, pol(s)->to.rcpt);
+		if (s->mail_failed && !s->pipelining)
+			txn_done(s, false);
+		return;
+	}
+	if (i <= j->nrcpt) {
+		struct jrcpt *r = &j->r[i - 1];
+
+		if (!s->mail_failed) {
+			if (code / 100 == 2) {
+				r->accepted = true;
+				s->naccepted++;
+			} else
+				job_set(j, r, outcome_of(code), status, diag);
+		}
+		if (s->pipelining)
+			return;
+		if (i < j->nrcpt) {
+			s_send(s, "RCPT TO:<%s>", j->r[i].addr);
+			return;
+		}
+		if (s->naccepted == 0) {
+			txn_done(s, false);
+			return;
+		}
+		s_send(s, "DATA");
+		s_timeout(s, pol(s)->to.data);
+		return;
+	}
+	/* The DATA reply. */
+	if (code == 354) {
+		if (s->mail_failed || s->naccepted == 0) {
+			/* A server that says 354 to nobody gets an empty end. */
+			s_send(s, ".");
+			s->st = SS_DOT;
+			s_timeout(s, pol(s)->to.dot);
+			return;
+		}
+		s->st = SS_BODY;
+		s->body_sent = 0;
+		s->bol = true;
+		s->pending_cr = false;
+		s_timeout(s, pol(s)->to.send);
+		s_write(s->bev, s);
+		return;
+	}
+	if (!s->mail_failed)
+		for (i = 0; i < j->nrcpt; i++)
+			if (j->r[i].accepted)
+				job_set(j, &j->r[i], outcome_of(code), status,
+				    diag);
+	txn_done(s, false);
+}
+
+/* on_dot_reply - the verdict on the message for accepted recipients */
+static void
+on_dot_reply(struct session *s, int code, const char *text, const char *diag)
+{
+	struct job	*j = s->job;
+	char		 status[16];
+	unsigned	 i;
+
+	parse_status(code, text, status, sizeof(status));
+	if (j != NULL)
+		for (i = 0; i < j->nrcpt; i++)
+			if (j->r[i].accepted)
+				job_set(j, &j->r[i], outcome_of(code), status,
+				    diag);
+	txn_done(s, code / 100 == 2);
+}
+
+/* ehlo_caps - note the extensions we use and the list for accounting */
+static void
+ehlo_caps(struct session *s, const char *text)
+{
+	const char *line = text;
+
+	s->pipelining = s->enhanced = false;
+	s->esmtp[0] = '\0';
+	/* Skip the first line (the greeting host). */
+	while ((line = strchr(line, '\n')) != NULL) {
+		char kw[32];
+		size_t n;
+
+		line++;
+		n = strcspn(line, " \n");
+		if (n == 0 || n >= sizeof(kw))
+			continue;
+		memcpy(kw, line, n);
+		kw[n] = '\0';
+		for (char *p = kw; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (strcmp(kw, "PIPELINING") == 0)
+			s->pipelining = true;
+		if (strcmp(kw, "ENHANCEDSTATUSCODES") == 0)
+			s->enhanced = true;
+		if (strlen(s->esmtp) + n + 2 < sizeof(s->esmtp)) {
+			if (s->esmtp[0] != '\0')
+				strncat(s->esmtp, ",", 2);
+			strncat(s->esmtp, kw, n);
+		}
+	}
+}
+
+static void
+s_ready(struct session *s)
+{
+	struct job *j;
+
+	s->dq->nconnecting--;
+	if ((j = dq_take(s->dq)) != NULL) {
+		s->job = j;
+		start_txn(s);
+		return;
+	}
+	s_next_job(s);
+}
+
+/* on_reply - one complete reply, dispatched by state */
+static void
+on_reply(struct session *s, int code, const char *text)
+{
+	char	 diag[DIAG_MAX + 1];
+	const char *first = text;
+
+	/* dsnDiag as PowerMTA writes it: "smtp;550 5.1.1 ..." */
+	snprintf(diag, sizeof(diag), "smtp;%d %.*s", code,
+	    (int)strcspn(first, "\n"), first);
+	if (code == 421 && s->st != SS_QUIT && s->st != SS_DOT) {
+		if (s->st <= SS_HELO) {
+			s_try_next(s, diag);
+			return;
+		}
+		s_fail_job(s, 'T', "4.0.0", diag);
+		s->st = SS_QUIT;
+		s_free(s);
+		return;
+	}
+	switch (s->st) {
+	case SS_GREETING:
+		if (code / 100 == 2) {
+			s->st = SS_EHLO;
+			s_send(s, "EHLO %s", dd.vm->ehlo_name);
+			s_timeout(s, pol(s)->to.mail);
+		} else if (code / 100 == 5 && pol(s)->bounce_upon_5xx_greeting &&
+		    s->dq->npending > 0) {
+			char status[16];
+			parse_status(code, text, status, sizeof(status));
+			s->st = SS_QUIT;
+			dq_fail_all(s->dq, 'B', status, diag);
+			s_quit(s);
+		} else
+			s_try_next(s, diag);
+		break;
+	case SS_EHLO:
+		if (code / 100 == 2) {
+			ehlo_caps(s, text);
+			s_ready(s);
+		} else if (code / 100 == 5) {
+			s->st = SS_HELO;
+			s_send(s, "HELO %s", dd.vm->ehlo_name);
+		} else
+			s_try_next(s, diag);
+		break;
+	case SS_HELO:
+		if (code / 100 == 2) {
+			s->pipelining = s->enhanced = false;
+			s->esmtp[0] = '\0';
+			s_ready(s);
+		} else
+			s_try_next(s, diag);
+		break;
+	case SS_RSET:
+		if (code / 100 != 2) {
+			s_abort(s, "4.0.0", diag);
+			return;
+		}
+		s->need_rset = false;
+		start_txn(s);
+		break;
+	case SS_TXN:
+		on_txn_reply(s, code, text, diag);
+		break;
+	case SS_DOT:
+		on_dot_reply(s, code, text, diag);
+		break;
+	case SS_IDLE:
+		/* An unsolicited reply (often 421 before closing). */
+		s_free(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* s_read - assemble replies line by line, bounded */
+static void
+s_read(struct bufferevent *bev, void *arg)
+{
+	struct session	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	char		*line;
+	size_t		 n;
+
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+		int	 code;
+		bool	 last;
+
+		if (n < 3 || n > REPLY_LINE_MAX || !isdigit((unsigned char)
+		    line[0]) || !isdigit((unsigned char)line[1]) ||
+		    !isdigit((unsigned char)line[2]) ||
+		    (n > 3 && line[3] != ' ' && line[3] != '-') ||
+		    ++s->rlines > REPLY_LINES_MAX || line[0] < '2' ||
+		    line[0] > '5') {
+			free(line);
+			if (s->st <= SS_HELO)
+				s_try_next(s, "malformed SMTP reply");
+			else
+				s_abort(s, "4.5.0", "malformed SMTP reply");
+			return;
+		}
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		    (line[2] - '0');
+		last = n == 3 || line[3] == ' ';
+		if (s->reply.len > 0)
+			buf_add(&s->reply, "\n", 1);
+		buf_add(&s->reply, n > 4 ? line + 4 : "", n > 4 ? n - 4 : 0);
+		free(line);
+		if (!last)
+			continue;
+		{
+			char *text = xstrdup(s->reply.len ? s->reply.data : "");
+
+			buf_reset(&s->reply);
+			s->rlines = 0;
+			s->busy++;
+			on_reply(s, code, text);
+			s->busy--;
+			free(text);
+		}
+		if (s->dead) {
+			s->dead = false;
+			s_free(s);
+			return;
+		}
+		if (s->bev == NULL || s->st == SS_QUIT)
+			return;
+	}
+	if (evbuffer_get_length(in) > REPLY_LINE_MAX)
+		s_abort(s, "4.5.0", "overlong SMTP reply line");
+}
+
+/* fill_body - the next chunk, dot-stuffed, every line end as CRLF */
+static int
+fill_body(struct session *s)
+{
+	struct job	*j = s->job;
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	static char	 in[BODY_CHUNK], o[BODY_CHUNK * 3 + 8];
+	uint64_t	 left = j->body_len - s->body_sent;
+	size_t		 want = left < BODY_CHUNK ? (size_t)left : BODY_CHUNK;
+	size_t		 i, k = 0;
+	ssize_t		 n;
+
+	if (want == 0)
+		return 0;
+	n = pread(j->fd, in, want, (off_t)(j->body_off + s->body_sent));
+	if (n <= 0)
+		return -1;
+	for (i = 0; i < (size_t)n; i++) {
+		char c = in[i];
+
+		if (s->pending_cr) {
+			s->pending_cr = false;
+			o[k++] = '\r';
+			o[k++] = '\n';
+			s->bol = true;
+			if (c == '\n')
+				continue;	/* that was a proper CRLF */
+		}
+		if (c == '\r') {
+			s->pending_cr = true;
+			continue;
+		}
+		if (c == '\n') {		/* bare LF: send CRLF */
+			o[k++] = '\r';
+			o[k++] = '\n';
+			s->bol = true;
+			continue;
+		}
+		if (s->bol && c == '.')
+			o[k++] = '.';
+		o[k++] = c;
+		s->bol = false;
+	}
+	evbuffer_add(out, o, k);
+	s->body_sent += (uint64_t)n;
+	return 1;
+}
+
+/* s_write - output drained below the watermark: more body, or the dot */
+static void
+s_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	int		r;
+
+	if (s->st == SS_QUIT) {
+		s_free(s);
+		return;
+	}
+	if (s->st != SS_BODY)
+		return;
+	if ((r = fill_body(s)) == 1) {
+		s_timeout(s, pol(s)->to.send);
+		return;
+	}
+	if (r == -1) {
+		s_abort(s, "4.3.0", "local error reading the queue file");
+		return;
+	}
+	if (s->pending_cr) {
+		s->pending_cr = false;
+		evbuffer_add(bufferevent_get_output(bev), "\r\n", 2);
+		s->bol = true;
+	}
+	if (!s->bol)
+		evbuffer_add(bufferevent_get_output(bev), "\r\n", 2);
+	evbuffer_add(bufferevent_get_output(bev), ".\r\n", 3);
+	s->st = SS_DOT;
+	s_timeout(s, pol(s)->to.dot);
+}
+
+static void
+s_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		s->st = SS_GREETING;
+		if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+		    &len) == 0) {
+			if (ss.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)
+				    &ss)->sin_addr, s->src, sizeof(s->src));
+			else
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+				    &ss)->sin6_addr, s->src, sizeof(s->src));
+		}
+		s_timeout(s, pol(s)->to.greeting);
+		return;
+	}
+	if (s->st == SS_QUIT) {
+		s_free(s);
+		return;
+	}
+	if (s->st <= SS_HELO) {
+		s_try_next(s, what & BEV_EVENT_TIMEOUT ? "timeout" :
+		    what & BEV_EVENT_EOF ? "connection closed" :
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	if (s->st == SS_IDLE) {
+		s_free(s);
+		return;
+	}
+	s_abort(s, what & BEV_EVENT_TIMEOUT ? "4.4.2" : "4.4.2",
+	    what & BEV_EVENT_TIMEOUT ? "timeout waiting for the server" :
+	    "connection lost");
+}

@@ -1,0 +1,678 @@
+/*
+ * sched.c - scheduling: jobs to deliverd, outcomes back, retries, expiry.
+ *
+ * Purpose:      ready qentries go to the deliverd of their queue's
+ *               virtual-mta as jobs (recipients plus a read-only fd on
+ *               the queue file), at most a few times max-smtp-out per
+ *               queue and PEER_JOBS_MAX per deliverd, so deliverd can
+ *               reuse connections without holding the whole queue.
+ *               Outcomes come back per recipient:
+ *                 2xx delivered, 5xx bounced: final;
+ *                 4xx deferred: retried after retry-after (the list's
+ *                 Nth value for the Nth retry, the last one repeating),
+ *                 bounced as message-expired once bounce-after has
+ *                 passed since the message was queued.
+ *               Final outcomes are made durable in one group commit
+ *               (donelog.c: one fdatasync per batch) BEFORE the
+ *               accounting row is written or anything else reports them;
+ *               a message whose recipients are all final is then
+ *               removed.  A crash can repeat a delivery, never lose a
+ *               recipient.
+ * Used by:      queued.
+ * Trust:        results from deliverd are checked against the job they
+ *               answer: unknown job, wrong peer, recipient not in the job
+ *               or a bad outcome drops the peer.
+ * Spool access: read/write (open for jobs, status bytes, unlink).
+ * See:          queued(8), tern-spool(5).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queued.h"
+
+static void	sched_run(evutil_socket_t, short, void *);
+static void	retry_run(evutil_socket_t, short, void *);
+static void	results_run(evutil_socket_t, short, void *);
+
+/* --- the retry heap: deferred qentries by next attempt ------------------ */
+
+static void
+heap_swap(size_t a, size_t b)
+{
+	struct qentry *t = qd.heap[a];
+
+	qd.heap[a] = qd.heap[b];
+	qd.heap[b] = t;
+	qd.heap[a]->hidx = a;
+	qd.heap[b]->hidx = b;
+}
+
+static void
+heap_up(size_t i)
+{
+	while (i > 0 && qd.heap[(i - 1) / 2]->next > qd.heap[i]->next) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < qd.nheap && qd.heap[l]->next < qd.heap[m]->next)
+			m = l;
+		if (r < qd.nheap && qd.heap[r]->next < qd.heap[m]->next)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static void
+heap_push(struct qentry *qe)
+{
+	if (qd.nheap == qd.heapcap) {
+		qd.heapcap = qd.heapcap ? qd.heapcap * 2 : 1024;
+		qd.heap = xreallocarray(qd.heap, qd.heapcap, sizeof(*qd.heap));
+	}
+	qe->hidx = qd.nheap;
+	qd.heap[qd.nheap++] = qe;
+	heap_up(qe->hidx);
+}
+
+static void
+heap_remove(struct qentry *qe)
+{
+	size_t i = qe->hidx;
+
+	if (i >= qd.nheap || qd.heap[i] != qe)
+		panic("heap_remove: not in the heap");
+	heap_swap(i, --qd.nheap);
+	if (i < qd.nheap) {
+		heap_up(i);
+		heap_down(i);
+	}
+}
+
+static void
+retry_arm(void)
+{
+	struct timeval	 tv = { 0, 0 };
+	uint64_t	 now = (uint64_t)time(NULL);
+
+	if (qd.nheap == 0) {
+		evtimer_del(qd.ev_retry);
+		return;
+	}
+	if (qd.heap[0]->next > now)
+		tv.tv_sec = (time_t)(qd.heap[0]->next - now);
+	evtimer_add(qd.ev_retry, &tv);
+}
+
+/* --- dispatch ---------------------------------------------------------- */
+
+/* sched_kick - the queue may have work: schedule a pass over it */
+void
+sched_kick(struct queue *q)
+{
+	if (!q->dirty) {
+		q->dirty = true;
+		TAILQ_INSERT_TAIL(&qd.dirtyq, q, dlink);
+	}
+	if (qd.ev_sched != NULL)
+		event_active(qd.ev_sched, EV_TIMEOUT, 0);
+}
+
+static int
+open_msg(const struct msg *m, int flags)
+{
+	char path[64];
+
+	spool_path(path, sizeof(path), m->in_new ? "new" : "cur", m->id);
+	return openat(qd.spool_fd, path, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* dispatch - one qentry becomes one job at the vmta's deliverd */
+static int
+dispatch(struct qentry *qe, struct ipc_peer *p)
+{
+	struct peer_state *ps = p->arg;
+	struct msg	  *m = qe->m;
+	struct qjob	  *j;
+	struct ipc_out	   o;
+	char		   key[24];
+	unsigned	   i;
+	int		   fd;
+
+	if ((fd = open_msg(m, O_RDONLY)) == -1) {
+		log_warn("%s: open for delivery", m->id);
+		return -1;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->id = ++qd.next_job;
+	j->qe = qe;
+	j->peer = p;
+	j->idx = xcalloc(qe->nrcpt, sizeof(uint32_t));
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].qe == qe && m->rcpts[i].status == RS_PENDING)
+			j->idx[j->n++] = i;
+	ipc_out_begin(&o, IPC_QUEUED_JOB, j->id);
+	ipc_put_str(&o, m->id);
+	ipc_put_str(&o, qe->q->domain);
+	ipc_put_str(&o, m->sender);
+	ipc_put_u64(&o, m->body_off);
+	ipc_put_u64(&o, m->size);
+	ipc_put_u32(&o, j->n);
+	for (i = 0; i < j->n; i++) {
+		ipc_put_u32(&o, j->idx[i]);
+		ipc_put_str(&o, m->rcpts[j->idx[i]].addr);
+	}
+	snprintf(key, sizeof(key), "%" PRIx64, j->id);
+	hmap_put(&qd.jobs, key, j);
+	TAILQ_INSERT_TAIL(&ps->jobs, j, plink);
+	ps->nflight++;
+	qe->st = QE_FLIGHT;
+	qe->q->nflight++;
+	ipc_send(p, &o, fd);
+	return 0;
+}
+
+static bool
+expired(const struct qentry *qe, uint64_t now)
+{
+	struct dom_policy pol;
+
+	config_domain_policy(qd.d.cfg, qe->q->domain, &pol);
+	return now >= qe->m->arrival + pol.bounce_after;
+}
+
+static void	expire_qentry(struct qentry *);
+
+/* sched_queue - send what one queue may send now */
+static void
+sched_queue(struct queue *q)
+{
+	struct ipc_peer	  *p = hmap_get(&qd.dpeers, q->vmta);
+	struct peer_state *ps;
+	struct dom_policy  pol;
+	struct qentry	  *qe;
+	unsigned	   limit;
+	uint64_t	   now = (uint64_t)time(NULL);
+
+	if (p == NULL || q->mode == QM_PAUSED)
+		return;
+	ps = p->arg;
+	config_domain_policy(qd.d.cfg, q->domain, &pol);
+	limit = (unsigned)(pol.max_smtp_out * 4);
+	if (limit < 16)
+		limit = 16;
+	while ((qe = TAILQ_FIRST(&q->ready)) != NULL && q->nflight < limit &&
+	    ps->nflight < PEER_JOBS_MAX) {
+		TAILQ_REMOVE(&q->ready, qe, rlink);
+		if (expired(qe, now)) {
+			expire_qentry(qe);
+			continue;
+		}
+		if (dispatch(qe, p) == -1) {
+			/* Cannot open it: try again after the retry delay. */
+			qe->st = QE_DEFERRED;
+			qe->next = now + 60;
+			q->ndeferred++;
+			heap_push(qe);
+			retry_arm();
+		}
+	}
+}
+
+static void
+sched_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q;
+
+	while ((q = TAILQ_FIRST(&qd.dirtyq)) != NULL) {
+		TAILQ_REMOVE(&qd.dirtyq, q, dlink);
+		q->dirty = false;
+		sched_queue(q);
+	}
+}
+
+/* retry_run - deferred qentries whose time has come are ready again */
+static void
+retry_run(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	 now = (uint64_t)time(NULL);
+	struct qentry	*qe;
+
+	while (qd.nheap > 0 && qd.heap[0]->next <= now) {
+		qe = qd.heap[0];
+		heap_remove(qe);
+		qe->q->ndeferred--;
+		qe->st = QE_READY;
+		TAILQ_INSERT_TAIL(&qe->q->ready, qe, rlink);
+		sched_kick(qe->q);
+	}
+	retry_arm();
+}
+
+/* --- deliverd peers ---------------------------------------------------- */
+
+int
+sched_ready(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct peer_state *ps = p->arg;
+	struct hmap_ent	  *e;
+	size_t		   it;
+
+	if (ipc_get_str(m, ps->vmta, sizeof(ps->vmta)) == -1 ||
+	    ipc_get_end(m) == -1 || ps->vmta[0] == '\0')
+		return -1;
+	if (config_vmta(qd.d.cfg, ps->vmta) == NULL) {
+		log_warnx("deliverd for unknown virtual-mta %s", ps->vmta);
+		return -1;
+	}
+	if (hmap_get(&qd.dpeers, ps->vmta) != NULL) {
+		log_warnx("a second deliverd for virtual-mta %s", ps->vmta);
+		return -1;
+	}
+	hmap_put(&qd.dpeers, ps->vmta, p);
+	log_info("deliverd for %s is ready", ps->vmta);
+	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;) {
+		struct queue *q = e->val;
+
+		if (strcmp(q->vmta, ps->vmta) == 0 && !TAILQ_EMPTY(&q->ready))
+			sched_kick(q);
+	}
+	return 0;
+}
+
+static void
+job_free(struct qjob *j)
+{
+	char key[24];
+
+	snprintf(key, sizeof(key), "%" PRIx64, j->id);
+	hmap_del(&qd.jobs, key);
+	if (j->peer != NULL) {
+		struct peer_state *ps = j->peer->arg;
+
+		TAILQ_REMOVE(&ps->jobs, j, plink);
+		ps->nflight--;
+	}
+	j->qe->q->nflight--;
+	free(j->idx);
+	free(j);
+}
+
+/* sched_peer_gone - a deliverd went away: its jobs are ready again */
+void
+sched_peer_gone(struct ipc_peer *p)
+{
+	struct peer_state *ps = p->arg;
+	struct qjob	  *j;
+	struct qresult	  *r;
+
+	if (ps->vmta[0] != '\0' && hmap_get(&qd.dpeers, ps->vmta) == p)
+		hmap_del(&qd.dpeers, ps->vmta);
+	/* Results already received still count; only their peer is gone. */
+	TAILQ_FOREACH(r, &qd.results, link)
+		if (r->job->peer == p) {
+			TAILQ_REMOVE(&ps->jobs, r->job, plink);
+			ps->nflight--;
+			r->job->peer = NULL;
+		}
+	while ((j = TAILQ_FIRST(&ps->jobs)) != NULL) {
+		struct qentry *qe = j->qe;
+
+		qe->st = QE_READY;
+		TAILQ_INSERT_HEAD(&qe->q->ready, qe, rlink);
+		sched_kick(qe->q);
+		job_free(j);
+	}
+}
+
+/* --- results ----------------------------------------------------------- */
+
+static void
+result_free(struct qresult *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->r[i].diag);
+	free(r->r);
+	free(r);
+}
+
+int
+sched_result(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct qresult	*r;
+	struct qjob	*j;
+	char		 key[24], diag[DIAG_TEXT_MAX];
+	uint8_t		 ql;
+	uint32_t	 n, i, k;
+
+	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
+	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	r->job = j;
+	if (ipc_get_str(m, r->mx, sizeof(r->mx)) == -1 ||
+	    ipc_get_str(m, r->ip, sizeof(r->ip)) == -1 ||
+	    ipc_get_str(m, r->src, sizeof(r->src)) == -1 ||
+	    ipc_get_str(m, r->esmtp, sizeof(r->esmtp)) == -1 ||
+	    ipc_get_u8(m, &ql) == -1 || ipc_get_u32(m, &n) == -1 ||
+	    n != j->n)
+		goto bad;
+	r->queue_level = ql != 0;
+	r->r = xcalloc(n, sizeof(*r->r));
+	for (i = 0; i < n; i++) {
+		uint8_t oc;
+
+		if (ipc_get_u32(m, &r->r[i].idx) == -1 ||
+		    ipc_get_u8(m, &oc) == -1 ||
+		    ipc_get_str(m, r->r[i].status, sizeof(r->r[i].status)) ==
+		    -1 || ipc_get_str(m, diag, sizeof(diag)) == -1)
+			goto bad;
+		r->r[i].diag = xstrdup(diag);
+		r->n = i + 1;
+		/* Each recipient of the job exactly once, nothing else. */
+		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
+			;
+		if (k == j->n || (oc != 'D' && oc != 'T' && oc != 'B') ||
+		    r->r[i].status[0] != (oc == 'D' ? '2' : oc == 'T' ? '4' :
+		    '5'))
+			goto bad;
+		r->r[i].outcome = (char)oc;
+	}
+	if (ipc_get_end(m) == -1)
+		goto bad;
+	TAILQ_INSERT_TAIL(&qd.results, r, link);
+	if (qd.nresults++ == 0)
+		event_active(qd.ev_results, EV_TIMEOUT, 0);
+	return 0;
+bad:
+	result_free(r);
+	return -1;
+}
+
+/* expire_qentry - bounce-after passed without a new attempt */
+static void
+expire_qentry(struct qentry *qe)
+{
+	struct qresult	*r = xcalloc(1, sizeof(*r));
+	struct qjob	*j = xcalloc(1, sizeof(*j));
+	struct msg	*m = qe->m;
+	unsigned	 i;
+
+	/* A job with no peer, answered at once with "expired". */
+	j->id = ++qd.next_job;
+	j->qe = qe;
+	j->idx = xcalloc(qe->nrcpt, sizeof(uint32_t));
+	r->r = xcalloc(qe->nrcpt, sizeof(*r->r));
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].qe == qe && m->rcpts[i].status == RS_PENDING) {
+			j->idx[j->n] = i;
+			r->r[j->n].idx = i;
+			r->r[j->n].outcome = 'T';
+			tern_strlcpy(r->r[j->n].status, "4.4.7",
+			    sizeof(r->r[0].status));
+			r->r[j->n].diag = xstrdup(qe->q->last_error[0] ?
+			    qe->q->last_error : "bounce-after reached");
+			j->n++;
+		}
+	{
+		char key[24];
+		snprintf(key, sizeof(key), "%" PRIx64, j->id);
+		hmap_put(&qd.jobs, key, j);
+	}
+	r->n = j->n;
+	r->job = j;
+	qe->st = QE_FLIGHT;
+	qe->q->nflight++;
+	TAILQ_INSERT_TAIL(&qd.results, r, link);
+	if (qd.nresults++ == 0)
+		event_active(qd.ev_results, EV_TIMEOUT, 0);
+}
+
+/* The final state of each recipient, as the done log will record it. */
+static char
+final_of(struct qresult *r, unsigned i, bool exp)
+{
+	char oc = r->r[i].outcome;
+
+	if (oc == 'T' && exp)
+		return RS_BOUNCED;
+	return oc == 'D' ? RS_DELIVERED : oc == 'B' ? RS_BOUNCED : 0;
+}
+
+static void
+account(struct qresult *r, unsigned i, char fin, bool exp)
+{
+	struct qentry	*qe = r->job->qe;
+	struct msg	*m = qe->m;
+	const char	*rcpt = m->rcpts[r->r[i].idx].addr;
+	const char	*status = r->r[i].status, *type, *cat;
+
+	if (fin == RS_DELIVERED) {
+		type = "d";
+		cat = "success";
+	} else if (fin == RS_BOUNCED) {
+		type = "b";
+		cat = exp ? "message-expired" :
+		    bcat_classify(qd.bcat, status, r->r[i].diag);
+	} else {
+		type = r->queue_level ? "tq" : "t";
+		cat = bcat_classify(qd.bcat, status, r->r[i].diag);
+	}
+	acct_row(type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
+	    r->ip, r->esmtp, qe->q->name);
+}
+
+/* retry_later - back in the heap after retry-after[attempts] */
+static void
+retry_later(struct qentry *qe, uint64_t now)
+{
+	struct dom_policy pol;
+	uint64_t	  expiry;
+
+	config_domain_policy(qd.d.cfg, qe->q->domain, &pol);
+	qe->next = now + durlist_at(pol.retry_after, qe->attempts);
+	qe->attempts++;
+	/* Never wait past the expiry: bounce on time. */
+	expiry = qe->m->arrival + pol.bounce_after;
+	if (qe->next > expiry)
+		qe->next = expiry > now ? expiry : now;
+	qe->st = QE_DEFERRED;
+	qe->q->ndeferred++;
+	heap_push(qe);
+}
+
+static void
+msg_done(struct msg *m)
+{
+	char path[64];
+
+	spool_path(path, sizeof(path), m->in_new ? "new" : "cur", m->id);
+	/* The done log already holds every final outcome: no fsync here. */
+	if (unlinkat(qd.spool_fd, path, 0) == -1)
+		log_warn("%s: unlink", m->id);
+	index_del(m->id);
+	hmap_del(&qd.msgs, m->id);
+	qd.total_bytes -= m->size;
+	qd.n_removed++;
+	msg_free(m);
+}
+
+/* apply - memory, status bytes, accounting, retries, removal */
+static void
+apply(struct qresult *r, uint64_t now)
+{
+	struct qentry	*qe = r->job->qe;
+	struct queue	*q = qe->q;
+	struct msg	*m = qe->m;
+	unsigned	 i, nfinal = 0;
+	bool		 exp = expired(qe, now);
+	int		 fd = -1;
+
+	for (i = 0; i < r->n; i++) {
+		struct msg_rcpt	*mr = &m->rcpts[r->r[i].idx];
+		char		 fin = final_of(r, i, exp);
+
+		if (exp && r->r[i].outcome == 'T') {
+			qd.n_expired++;
+			if (strcmp(r->r[i].status, "4.4.7") != 0)
+				tern_strlcpy(r->r[i].status, "4.4.7",
+				    sizeof(r->r[i].status));
+		}
+		account(r, i, fin, exp);
+		if (fin == 0) {
+			q->n_deferred++;
+			qd.n_deferred++;
+			if (r->r[i].diag[0] != '\0')
+				tern_strlcpy(q->last_error, r->r[i].diag,
+				    sizeof(q->last_error));
+			continue;
+		}
+		if (fin == RS_DELIVERED) {
+			q->n_delivered++;
+			qd.n_delivered++;
+		} else {
+			q->n_bounced++;
+			qd.n_bounced++;
+		}
+		mr->status = fin;
+		nfinal++;
+		m->npending--;
+		qe->nrcpt--;
+		q->nrcpt--;
+		qd.total_rcpts--;
+		/* Status byte in place, for partly done messages only. */
+		if (m->npending > 0) {
+			if (fd == -1)
+				fd = open_msg(m, O_RDWR);
+			if (fd != -1 && pwrite(fd, &fin, 1, mr->status_off) != 1)
+				log_warn("%s: status byte", m->id);
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	job_free(r->job);
+	if (qe->nrcpt > 0)
+		retry_later(qe, now);
+	else {
+		TAILQ_REMOVE(&q->entries, qe, entry);
+		q->nmsg--;
+		q->bytes -= m->size;
+		m->nqe--;
+		free(qe);
+	}
+	if (m->npending == 0 && m->nqe == 0)
+		msg_done(m);
+	sched_kick(q);
+}
+
+/*
+ * results_run - the group commit of outcomes: (1) every final outcome of
+ * the batch goes into the done log with one fdatasync, (2) only then
+ * accounting rows, status bytes and removals.
+ */
+static void
+results_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct qresult	*r;
+	struct buf	 log;
+	uint64_t	 now = (uint64_t)time(NULL);
+	unsigned	 i;
+
+	buf_init(&log, 64 * 1024 * 1024);
+	TAILQ_FOREACH(r, &qd.results, link) {
+		bool exp = expired(r->job->qe, now);
+
+		for (i = 0; i < r->n; i++) {
+			char fin = final_of(r, i, exp);
+
+			if (fin != 0)
+				buf_printf(&log, "%s %u %c\n", r->job->qe->m->id,
+				    r->r[i].idx, fin);
+		}
+	}
+	if (log.len > 0 && done_append(&log) == -1) {
+		/*
+		 * Not durable: report nothing, forget the outcomes.  The
+		 * recipients stay pending and are delivered again later.
+		 */
+		log_warnx("done log write failed; %u results dropped",
+		    qd.nresults);
+		while ((r = TAILQ_FIRST(&qd.results)) != NULL) {
+			struct qentry *qe = r->job->qe;
+
+			TAILQ_REMOVE(&qd.results, r, link);
+			job_free(r->job);
+			retry_later(qe, now);
+			result_free(r);
+		}
+		qd.nresults = 0;
+		buf_free(&log);
+		retry_arm();
+		return;
+	}
+	buf_free(&log);
+	while ((r = TAILQ_FIRST(&qd.results)) != NULL) {
+		TAILQ_REMOVE(&qd.results, r, link);
+		apply(r, now);
+		result_free(r);
+	}
+	qd.nresults = 0;
+	acct_flush();
+	retry_arm();
+	done_checkpoint(false);
+}
+
+void
+sched_reload(void)
+{
+	const char	   *err = NULL;
+	struct bcat_table  *t = bcat_compile(qd.d.cfg, &err);
+	struct hmap_ent	   *e;
+	size_t		    it;
+
+	if (t == NULL)
+		log_warnx("bounce categories: %s; keeping the old table", err);
+	else {
+		bcat_free(qd.bcat);
+		qd.bcat = t;
+	}
+	/* Limits may have changed: look at every queue again. */
+	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;)
+		sched_kick(e->val);
+}
+
+void
+sched_init(void)
+{
+	const char *err = NULL;
+
+	hmap_init(&qd.dpeers);
+	hmap_init(&qd.jobs);
+	TAILQ_INIT(&qd.dirtyq);
+	TAILQ_INIT(&qd.results);
+	qd.ev_sched = event_new(qd.d.base, -1, 0, sched_run, NULL);
+	qd.ev_retry = evtimer_new(qd.d.base, retry_run, NULL);
+	qd.ev_results = event_new(qd.d.base, -1, 0, results_run, NULL);
+	event_priority_set(qd.ev_results, 2);
+	if ((qd.bcat = bcat_compile(qd.d.cfg, &err)) == NULL)
+		fatalx("bounce categories: %s", err);
+}

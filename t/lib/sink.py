@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""sink.py - a scriptable SMTP sink for Tern's delivery tests.
+
+Listens on HOST:PORT and records every event as a JSON line in LOG:
+  {"ev": "connect", "conn": N, "peer": ip, "concurrent": K}
+  {"ev": "ehlo", "conn": N, "name": ...}
+  {"ev": "message", "conn": N, "from": ..., "rcpts": [...],
+   "size": n, "data": first 4 KB, "bare_lf": bool}
+  {"ev": "rcpt", "conn": N, "to": ..., "code": 250}
+The behaviour comes from SCRIPT (a JSON file re-read at each connection,
+so a test can change it while the sink runs):
+  {"greeting": "220 sink ESMTP", "ehlo": ["PIPELINING", "SIZE 100000000"],
+   "rcpt": {"regex": "550 5.1.1 no such user", ...},  first match wins
+   "mail": "451 4.3.0 try later", "data": "554 5.7.1 no",
+   "dot": "250 2.0.0 ok", "hang_after_dot": seconds,
+   "hang_after_data": seconds, "close_after_greeting": false}
+Stops on SIGTERM.  Loopback only.
+"""
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+
+host, port = sys.argv[1].rsplit(":", 1)
+LOG = sys.argv[2]
+SCRIPT = sys.argv[3] if len(sys.argv) > 3 else None
+assert host.startswith("127.") or host == "::1", "loopback only"
+
+state = {"conn": 0, "active": 0}
+logf = open(LOG, "a", buffering=1)
+
+
+def log(**kw):
+    logf.write(json.dumps(kw) + "\n")
+
+
+def script():
+    if SCRIPT and os.path.exists(SCRIPT):
+        try:
+            with open(SCRIPT) as f:
+                return json.load(f)
+        except ValueError:
+            pass
+    return {}
+
+
+async def handle(reader, writer):
+    state["conn"] += 1
+    state["active"] += 1
+    cid = state["conn"]
+    sc = script()
+    peer = writer.get_extra_info("peername")[0]
+    local = writer.get_extra_info("sockname")[0]
+    log(ev="connect", conn=cid, peer=peer, local=local,
+        concurrent=state["active"])
+
+    async def send(line):
+        writer.write((line + "\r\n").encode())
+        await writer.drain()
+
+    try:
+        await send(sc.get("greeting", "220 sink.test ESMTP"))
+        if sc.get("close_after_greeting") or \
+                sc.get("greeting", "220")[:1] != "2":
+            if sc.get("greeting", "220")[:1] == "5":
+                await asyncio.sleep(0.2)
+            return
+        mail, rcpts = None, []
+        while True:
+            line = await asyncio.wait_for(reader.readline(), 120)
+            if not line:
+                return
+            cmd = line.decode(errors="replace").rstrip("\r\n")
+            verb = cmd[:4].upper()
+            if verb == "EHLO":
+                log(ev="ehlo", conn=cid, name=cmd[5:])
+                ext = sc.get("ehlo", ["PIPELINING", "8BITMIME",
+                                      "ENHANCEDSTATUSCODES",
+                                      "SIZE 100000000"])
+                lines = ["sink.test"] + ext
+                for i, e in enumerate(lines):
+                    await send("250%s%s" % ("-" if i < len(lines) - 1
+                                            else " ", e))
+            elif verb == "HELO":
+                log(ev="ehlo", conn=cid, name=cmd[5:])
+                await send("250 sink.test")
+            elif verb == "MAIL":
+                mail = cmd[10:].split(">")[0].lstrip("<")
+                rcpts = []
+                await send(sc.get("mail", "250 2.1.0 ok"))
+            elif verb == "RCPT":
+                to = cmd[8:].split(">")[0].lstrip("<")
+                reply = "250 2.1.5 ok"
+                for rx, rep in sc.get("rcpt", {}).items():
+                    if re.search(rx, to):
+                        reply = rep
+                        break
+                log(ev="rcpt", conn=cid, to=to, code=int(reply[:3]))
+                if reply.startswith("2"):
+                    rcpts.append(to)
+                await send(reply)
+            elif verb == "DATA":
+                if not rcpts:
+                    await send("554 5.5.1 no valid recipients")
+                    continue
+                if "data" in sc:
+                    await send(sc["data"])
+                    continue
+                await send("354 go ahead")
+                if sc.get("hang_after_data"):
+                    await asyncio.sleep(sc["hang_after_data"])
+                    return
+                buf = b""
+                while True:
+                    chunk = await asyncio.wait_for(reader.readline(), 120)
+                    if not chunk:
+                        return
+                    if chunk == b".\r\n":
+                        break
+                    buf += chunk
+                bare = bool(re.search(rb"(?<!\r)\n", buf)) or \
+                    bool(re.search(rb"\r(?!\n)", buf))
+                if sc.get("hang_after_dot"):
+                    await asyncio.sleep(sc["hang_after_dot"])
+                    return
+                reply = sc.get("dot", "250 2.0.0 queued as %d" % cid)
+                log(ev="message", conn=cid, peer=peer, frm=mail,
+                    rcpts=rcpts, size=len(buf), bare_lf=bare,
+                    data=buf[:4096].decode(errors="replace"),
+                    code=int(reply[:3]))
+                await send(reply)
+            elif verb == "RSET":
+                mail, rcpts = None, []
+                await send("250 2.0.0 ok")
+            elif verb == "QUIT":
+                await send("221 2.0.0 bye")
+                return
+            elif verb == "NOOP":
+                await send("250 2.0.0 ok")
+            else:
+                await send("502 5.5.2 what")
+    except (asyncio.TimeoutError, ConnectionError, OSError):
+        pass
+    finally:
+        state["active"] -= 1
+        log(ev="close", conn=cid)
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+async def main():
+    srv = await asyncio.start_server(handle, host, int(port),
+                                     reuse_address=True, backlog=256)
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    log(ev="listening")
+    async with srv:
+        await stop
+
+asyncio.run(main())
