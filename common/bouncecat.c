@@ -48,14 +48,14 @@ static const char *builtin[][2] = {
 	{ "(account|mailbox|user)( is)? (disabled|inactive|suspended|"
 	    "expired|deactivated|locked)|inactive (user|account|mailbox)",
 	    "inactive-mailbox" },
+	{ "null MX|(domain|host) (name )?(not found|unknown|does not exist)|"
+	    "no such domain|unrouteable domain", "bad-domain" },
 	{ "(no such|bad|invalid|unknown|nonexist[ae]nt|illegal) "
 	    "(user|mailbox|recipient|address|local[- ]part|account)|"
 	    "user(name)? (unknown|not found)|recipient (unknown|not found|"
 	    "rejected)|mailbox (unavailable|not found|does not exist)|"
 	    "address (does not exist|unknown|rejected)|does not exist|"
 	    "no mailbox|unrouteable address", "bad-mailbox" },
-	{ "null MX|(domain|host) (not found|unknown|does not exist)|"
-	    "no such domain|unrouteable domain", "bad-domain" },
 	{ "sender (address )?(rejected|denied|invalid|unknown)|"
 	    "sender domain|invalid sender|return path", "invalid-sender" },
 	{ "^[45]\\.4\\.7;", "message-expired" },

@@ -29,18 +29,30 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "hmap.h"
 #include "log.h"
 #include "util.h"
+
+/* A name that must resolve once the whole file is read. */
+struct ref {
+	yaml_node_t		 at;	/* for the line and column */
+	char			 what[80];
+	char			*name;
+	bool			 vmta_only;
+};
 
 struct ctx {
 	const char		*file;
 	yaml_document_t		*doc;
 	struct cfg_errors	*err;
 	struct tern_config	*cfg;
+	struct ref		*refs;
+	unsigned		 nrefs;
 };
 
 enum ftype {
-	F_BOOL, F_UINT, F_DURATION, F_SIZE, F_RATE, F_DURLIST, F_STR, F_NAME,
+	F_BOOL, F_UINT, F_DURATION, F_SIZE, F_SIZE_FINITE, F_RATE, F_DURLIST,
+	F_STR, F_NAME,
 	F_HOSTNAME, F_PATH, F_ROUTE
 };
 
@@ -303,8 +315,13 @@ set_field(struct ctx *c, const struct field *f, void *base, unsigned *set,
 		*(uint64_t *)p = u;
 		break;
 	case F_SIZE:
+	case F_SIZE_FINITE:
 		if (units_size(s, &u, &e) == -1) {
 			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
+			return;
+		}
+		if (u == UNITS_SIZE_UNLIMITED && f->type == F_SIZE_FINITE) {
+			cerr(c, v, "%s: must be a size, not unlimited", f->key);
 			return;
 		}
 		if (u < f->min || (u > f->max && u != UNITS_SIZE_UNLIMITED)) {
@@ -423,6 +440,62 @@ walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
 	}
 }
 
+/* find_value - the value node of key in a mapping, else the mapping */
+static const yaml_node_t *
+find_value(struct ctx *c, const yaml_node_t *m, const char *key)
+{
+	yaml_node_pair_t *pair;
+
+	if (m->type != YAML_MAPPING_NODE)
+		return m;
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		const char *ks = scalar(node(c, pair->key));
+
+		if (ks != NULL && strcmp(ks, key) == 0)
+			return node(c, pair->value);
+	}
+	return m;
+}
+
+/* add_ref - remember a virtual-mta (or pool) name to check at the end */
+static void
+add_ref(struct ctx *c, const yaml_node_t *at, const char *what,
+    const char *owner, const char *name, bool vmta_only)
+{
+	struct ref *r;
+
+	c->refs = xreallocarray(c->refs, c->nrefs + 1, sizeof(*c->refs));
+	r = &c->refs[c->nrefs++];
+	r->at = *at;
+	snprintf(r->what, sizeof(r->what), "%s%s%s", what, owner ? ": " : "",
+	    owner ? owner : "");
+	r->name = xstrdup(name);
+	r->vmta_only = vmta_only;
+}
+
+/*
+ * seen_before - a name repeated in a map (sources, virtual-mtas, pools,
+ * domains) is an error: libyaml would keep both, we would keep one.
+ * Names compare case-insensitively.
+ */
+static bool
+seen_before(struct ctx *c, struct hmap *seen, const yaml_node_t *k,
+    const char *what, const char *name)
+{
+	char	 low[300];
+
+	if (!bsnprintf(low, sizeof(low), "%s", name))
+		return false;
+	str_lower(low);
+	if (hmap_get(seen, low) != NULL) {
+		cerr(c, k, "%s: \"%s\" appears twice", what, name);
+		return true;
+	}
+	hmap_put(seen, low, (void *)1);
+	return false;
+}
+
 /* --- blocks ------------------------------------------------------------ */
 
 #define O(s, m)	offsetof(struct s, m)
@@ -465,11 +538,11 @@ static const struct field domain_fields[] = {
 	    DOM_TCONNECT, 1, 3600 },
 	{ "smtp-greeting-timeout", F_DURATION, O(cfg_domain, to.greeting),
 	    DOM_TGREET, 1, 3600 },
-	{ "smtp-mail-timeout", F_DURATION, O(cfg_domain, to.mail), DOM_TMAIL,
+	{ "mail-from-timeout", F_DURATION, O(cfg_domain, to.mail), DOM_TMAIL,
 	    1, 3600 },
-	{ "smtp-rcpt-timeout", F_DURATION, O(cfg_domain, to.rcpt), DOM_TRCPT,
+	{ "rcpt-to-timeout", F_DURATION, O(cfg_domain, to.rcpt), DOM_TRCPT,
 	    1, 3600 },
-	{ "smtp-data-timeout", F_DURATION, O(cfg_domain, to.data), DOM_TDATA,
+	{ "data-command-timeout", F_DURATION, O(cfg_domain, to.data), DOM_TDATA,
 	    1, 3600 },
 	{ "data-send-timeout", F_DURATION, O(cfg_domain, to.send), DOM_TSEND,
 	    1, 3600 },
@@ -511,7 +584,7 @@ static const struct field top_fields[] = {
 	    0, 1, 3600 },
 	{ "shutdown-timeout", F_DURATION, O(tern_config, shutdown_timeout),
 	    0, 1, 3600 },
-	{ "min-free-space", F_SIZE, O(tern_config, min_free_space), 0,
+	{ "min-free-space", F_SIZE_FINITE, O(tern_config, min_free_space), 0,
 	    0, 1ULL << 50 },
 	{ "group-commit-delay-us", F_UINT, O(tern_config,
 	    group_commit_delay_us), 0, 0, 100000 },
@@ -561,8 +634,11 @@ sp_sources(struct ctx *c, const yaml_node_t *m)
 		cerr(c, m, "sources: expected a mapping of CIDR: {settings}");
 		return;
 	}
+	struct hmap	  seen;
+
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->sources = n ? xcalloc(n, sizeof(struct cfg_source)) : NULL;
+	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
@@ -570,6 +646,8 @@ sp_sources(struct ctx *c, const yaml_node_t *m)
 		    &c->cfg->sources[c->cfg->nsources];
 		const char *ks = scalar(k);
 
+		if (ks != NULL && seen_before(c, &seen, k, "sources", ks))
+			continue;
 		if (ks == NULL || parse_cidr(ks, src) == -1) {
 			cerr(c, k, "sources: \"%s\" is not an address or CIDR "
 			    "(e.g. 10.0.0.0/8, 0/0)", ks ? ks : "");
@@ -579,7 +657,11 @@ sp_sources(struct ctx *c, const yaml_node_t *m)
 		c->cfg->nsources++;
 		walk_map(c, v, ks, source_fields, nitems(source_fields), src,
 		    &src->set, NULL, 0);
+		if (src->default_virtual_mta != NULL)
+			add_ref(c, find_value(c, v, "default-virtual-mta"),
+			    "sources", ks, src->default_virtual_mta, false);
 	}
+	hmap_clear(&seen);
 }
 
 static void
@@ -629,7 +711,7 @@ sp_listeners(struct ctx *c, const yaml_node_t *seq)
 static void
 vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
 {
-	char		 ip[INET6_ADDRSTRLEN + 1];
+	char		 ip[INET6_ADDRSTRLEN + 3];
 	const char	*s = scalar(v), *sp, *e;
 	size_t		 n;
 
@@ -646,7 +728,19 @@ vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
 	}
 	memcpy(ip, s, n);
 	ip[n] = '\0';
-	if (config_parse_hostport(ip, 1, &vm->source, &e) == -1) {
+	if (strchr(ip, ':') != NULL && strchr(ip, '.') != NULL) {
+		cerr(c, v, "smtp-source-host: \"%s\": an address without a "
+		    "port", ip);
+		return;
+	}
+	if (strchr(ip, ':') != NULL && ip[0] != '[') {
+		char br[INET6_ADDRSTRLEN + 8];
+
+		if (bsnprintf(br, sizeof(br), "[%s]", ip))
+			tern_strlcpy(ip, br, sizeof(ip));
+	}
+	if (strlen(s) > 300 ||
+	    config_parse_hostport(ip, 1, &vm->source, &e) == -1) {
 		cerr(c, v, "smtp-source-host: \"%s\": %s", ip, e);
 		return;
 	}
@@ -667,14 +761,21 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 		    "{settings}");
 		return;
 	}
+	struct hmap	  seen;
+
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->vmtas = n ? xcalloc(n, sizeof(struct cfg_vmta)) : NULL;
+	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
 		yaml_node_pair_t *p2;
 		struct cfg_vmta *vm = &c->cfg->vmtas[c->cfg->nvmtas];
 		const char *ks = scalar(k);
+		bool got_host = false;
+
+		if (ks != NULL && seen_before(c, &seen, k, "virtual-mtas", ks))
+			continue;
 
 		if (ks == NULL || !valid_name(ks)) {
 			cerr(c, k, "virtual-mtas: \"%s\" is not a valid name",
@@ -693,13 +794,20 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 			const char *k2s = scalar(k2);
 
 			if (k2s != NULL &&
-			    strcmp(k2s, vmta_fields[0].key) == 0)
-				vmta_source_host(c, vm, node(c, p2->value));
-			else
+			    strcmp(k2s, vmta_fields[0].key) == 0) {
+				if (got_host)
+					cerr(c, k2, "%s: duplicate key \"%s\"",
+					    ks, k2s);
+				else
+					vmta_source_host(c, vm,
+					    node(c, p2->value));
+				got_host = true;
+			} else
 				cerr(c, k2, "%s: unknown key \"%s\"", ks,
 				    k2s ? k2s : "");
 		}
 	}
+	hmap_clear(&seen);
 }
 
 /* pool_weighted - "pool: { mta1: 1, mta2: 3 }" */
@@ -736,6 +844,7 @@ pool_weighted(struct ctx *c, const char *ks, struct cfg_pool *pl,
 		}
 		pl->weights[pl->n] = (unsigned)w;
 		pl->members[pl->n++] = xstrdup(name);
+		add_ref(c, k, "virtual-mta-pools", ks, name, true);
 	}
 }
 
@@ -750,14 +859,21 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 		    "[vmta, ...]");
 		return;
 	}
+	struct hmap	  seen;
+
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->pools = n ? xcalloc(n, sizeof(struct cfg_pool)) : NULL;
+	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
 		struct cfg_pool *pl = &c->cfg->pools[c->cfg->npools];
 		yaml_node_item_t *it;
 		const char *ks = scalar(k);
+
+		if (ks != NULL && seen_before(c, &seen, k,
+		    "virtual-mta-pools", ks))
+			continue;
 
 		if (ks == NULL || !valid_name(ks)) {
 			cerr(c, k, "virtual-mta-pools: \"%s\" is not a valid "
@@ -792,8 +908,10 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 			}
 			pl->weights[pl->n] = 1;
 			pl->members[pl->n++] = xstrdup(s);
+			add_ref(c, iv, "virtual-mta-pools", ks, s, true);
 		}
 	}
+	hmap_clear(&seen);
 }
 
 static void
@@ -806,13 +924,19 @@ sp_domains(struct ctx *c, const yaml_node_t *m)
 		cerr(c, m, "domains: expected a mapping of DOMAIN: {settings}");
 		return;
 	}
+	struct hmap	  seen;
+
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->domains = n ? xcalloc(n, sizeof(struct cfg_domain)) : NULL;
+	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
 		struct cfg_domain *d = &c->cfg->domains[c->cfg->ndomains];
 		const char *ks = scalar(k);
+
+		if (ks != NULL && seen_before(c, &seen, k, "domains", ks))
+			continue;
 
 		if (ks == NULL || (strcmp(ks, "*") != 0 &&
 		    !valid_hostname(ks))) {
@@ -826,6 +950,7 @@ sp_domains(struct ctx *c, const yaml_node_t *m)
 		walk_map(c, v, ks, domain_fields, nitems(domain_fields), d,
 		    &d->set, NULL, 0);
 	}
+	hmap_clear(&seen);
 }
 
 static void
@@ -992,7 +1117,23 @@ sp_bcpats(struct ctx *c, const yaml_node_t *seq)
 	}
 }
 
+/* spool-sync: "syncfs" (one sync of the file system per batch) or
+ * "fsync" (fdatasync each file of the batch) */
+static void
+sp_spool_sync(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s != NULL && strcmp(s, "syncfs") == 0)
+		c->cfg->spool_syncfs = true;
+	else if (s != NULL && strcmp(s, "fsync") == 0)
+		c->cfg->spool_syncfs = false;
+	else
+		cerr(c, v, "spool-sync: expected syncfs or fsync");
+}
+
 static const struct special top_specials[] = {
+	{ "spool-sync", sp_spool_sync },
 	{ "dns", sp_dns },
 	{ "accounting", sp_accounting },
 	{ "bounce-category-patterns", sp_bcpats },
@@ -1052,6 +1193,12 @@ prescan(struct ctx *c, const char *buf, size_t len)
 				cerr(c, &fake, "YAML anchors are not allowed");
 				ok = false;
 			}
+			if ((ev.type == YAML_SEQUENCE_START_EVENT ?
+			    ev.data.sequence_start.tag :
+			    ev.data.mapping_start.tag) != NULL) {
+				cerr(c, &fake, "YAML tags are not allowed");
+				ok = false;
+			}
 			if (++depth > CFG_DEPTH_MAX) {
 				cerr(c, &fake, "nesting deeper than %d levels",
 				    CFG_DEPTH_MAX);
@@ -1101,6 +1248,7 @@ set_defaults(struct tern_config *cfg)
 	cfg->shutdown_timeout = 30;
 	cfg->min_free_space = 100ULL * 1024 * 1024;
 	cfg->group_commit_delay_us = 0;
+	cfg->spool_syncfs = true;
 	cfg->dns.timeout = 5;
 	cfg->dns.attempts = 2;
 	cfg->acct.enabled = true;
@@ -1144,27 +1292,22 @@ cross_check(struct ctx *c, const yaml_node_t *root)
 		    "required");
 	if (cfg->default_virtual_mta == NULL && cfg->nvmtas > 0)
 		cfg->default_virtual_mta = xstrdup(cfg->vmtas[0].name);
-	else if (cfg->default_virtual_mta != NULL &&
-	    !config_vmta_or_pool(cfg, cfg->default_virtual_mta))
-		cerr(c, root, "default-virtual-mta: \"%s\" is neither a "
-		    "virtual-mta nor a pool", cfg->default_virtual_mta);
-	for (i = 0; i < cfg->nsources; i++)
-		if (cfg->sources[i].default_virtual_mta != NULL &&
-		    !config_vmta_or_pool(cfg,
-		    cfg->sources[i].default_virtual_mta))
-			cerr(c, root, "sources: %s: default-virtual-mta \"%s\" "
-			    "is neither a virtual-mta nor a pool",
-			    cfg->sources[i].text,
-			    cfg->sources[i].default_virtual_mta);
-	for (i = 0; i < cfg->npools; i++) {
-		unsigned j;
+	else if (cfg->default_virtual_mta != NULL)
+		add_ref(c, find_value(c, root, "default-virtual-mta"),
+		    "default-virtual-mta", NULL, cfg->default_virtual_mta,
+		    false);
+	/* Every name, reported where it was written. */
+	for (i = 0; i < c->nrefs; i++) {
+		struct ref *r = &c->refs[i];
 
-		for (j = 0; j < cfg->pools[i].n; j++)
-			if (config_vmta(cfg, cfg->pools[i].members[j]) == NULL)
-				cerr(c, root, "virtual-mta-pools: %s: \"%s\" "
-				    "is not a virtual-mta",
-				    cfg->pools[i].name,
-				    cfg->pools[i].members[j]);
+		if (r->vmta_only && config_vmta(cfg, r->name) == NULL)
+			cerr(c, &r->at, "%s: \"%s\" is not a virtual-mta",
+			    r->what, r->name);
+		else if (!r->vmta_only && !config_vmta_or_pool(cfg, r->name))
+			cerr(c, &r->at, "%s: \"%s\" is neither a virtual-mta "
+			    "nor a pool", r->what, r->name);
+	}
+	for (i = 0; i < cfg->npools; i++) {
 		if (config_vmta(cfg, cfg->pools[i].name) != NULL)
 			cerr(c, root, "virtual-mta-pools: \"%s\" is also a "
 			    "virtual-mta name", cfg->pools[i].name);
@@ -1232,6 +1375,13 @@ config_load_buf(const char *name, const char *buf, size_t len,
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
+	{
+		unsigned i;
+
+		for (i = 0; i < c.nrefs; i++)
+			free(c.refs[i].name);
+		free(c.refs);
+	}
 	if (err->n != before || err->dropped) {
 		config_free(cfg);
 		return NULL;
@@ -1472,10 +1622,19 @@ config_domain_policy(const struct tern_config *cfg, const char *domain,
 			p->bounce_after = d->bounce_after;
 		if (fresh & DOM_MSGRATE)
 			p->max_msg_rate = d->max_msg_rate;
-		if ((fresh & DOM_ROUTE) && i == 0)
-			p->route = d->route;	/* routes are never inherited */
-		if ((fresh & DOM_HOSTS) && i == 0)
-			p->smtp_hosts = d->smtp_hosts;
+		/*
+		 * A domain's own route or smtp-hosts wins; one in "*" is the
+		 * smarthost for every domain without its own (PowerMTA's
+		 * <domain *> with smtp-hosts).  Setting either in a domain
+		 * block hides both from "*".
+		 */
+		if ((fresh & (DOM_ROUTE | DOM_HOSTS)) &&
+		    !(got & (DOM_ROUTE | DOM_HOSTS))) {
+			if (fresh & DOM_ROUTE)
+				p->route = d->route;
+			if (fresh & DOM_HOSTS)
+				p->smtp_hosts = d->smtp_hosts;
+		}
 #define TAKE(bit, f) if (fresh & (bit)) p->f = d->f
 		TAKE(DOM_TCONNECT, to.connect);
 		TAKE(DOM_TGREET, to.greeting);

@@ -214,6 +214,7 @@ struct tern_config {
 	uint64_t	 shutdown_timeout;
 	uint64_t	 min_free_space;	/* bytes free on the spool fs */
 	uint64_t	 group_commit_delay_us;
+	bool		 spool_syncfs;		/* spool-sync: syncfs | fsync */
 
 	unsigned	 nsources;
 	struct cfg_source *sources;

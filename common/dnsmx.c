@@ -204,11 +204,17 @@ dnsmx_parse(const uint8_t *pkt, size_t len, uint16_t id, const char *qname,
 			continue;
 		{
 			size_t o2 = rd + 2;
+			const char *h = res->mx[res->n].host;
 
 			res->mx[res->n].pref = get16(pkt + rd);
 			if (get_name(pkt, len, &o2, res->mx[res->n].host) == -1
 			    || o2 > rd + rdlen)
 				return DNS_TEMPFAIL;
+			/* Host names only: letters, digits, '-', '_', '.'. */
+			if (strspn(h, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+			    strlen(h))
+				continue;
 			res->n++;
 		}
 	}
@@ -335,7 +341,7 @@ query_event(evutil_socket_t fd, short what, void *arg)
 	}
 	st = dnsmx_parse(pkt, (size_t)n, q->id, q->name, &r);
 	if (st == DNS_TEMPFAIL && q->try < q->ctx->dns.nns *
-	    q->ctx->dns.attempts && (pkt[3] & 0x0f) != 2) {
+	    q->ctx->dns.attempts && (n < 4 || (pkt[3] & 0x0f) != 2)) {
 		query_send(q);		/* garbage: ask again */
 		return;
 	}

@@ -226,6 +226,8 @@ ipc_parse_hdr(const uint8_t *p, size_t n, struct ipc_hdr *h)
 /* --- peers ------------------------------------------------------------- */
 
 static void	peer_event(evutil_socket_t, short, void *);
+static void	flush_cb(evutil_socket_t, short, void *);
+static int	flush_out(struct ipc_peer *);
 
 static void
 peer_update(struct ipc_peer *p)
@@ -275,6 +277,12 @@ ipc_peer_new(struct event_base *base, int fd, bool server_side,
 	p->ev = event_new(base, fd, EV_READ | EV_PERSIST, peer_event, p);
 	p->evmask = EV_READ;
 	event_add(p->ev, NULL);
+	/*
+	 * Same priority as the socket events: it runs after the events
+	 * already active in this pass (so their frames share a write) and
+	 * can never be starved by them.
+	 */
+	p->ev_flush = event_new(base, -1, 0, flush_cb, p);
 	return p;
 }
 
@@ -285,6 +293,7 @@ peer_free(struct ipc_peer *p)
 	unsigned	  i;
 
 	event_free(p->ev);
+	event_free(p->ev_flush);
 	close(p->fd);
 	while ((f = TAILQ_FIRST(&p->outq)) != NULL) {
 		TAILQ_REMOVE(&p->outq, f, entry);
@@ -305,6 +314,8 @@ ipc_peer_close(struct ipc_peer *p)
 {
 	if (p->dead)
 		return;
+	/* Last words (HELLO_FAIL and the like) go out if they can. */
+	(void)flush_out(p);
 	p->dead = true;
 	event_del(p->ev);
 	if (p->on_close)
@@ -321,6 +332,13 @@ peer_drop(struct ipc_peer *p, unsigned type, const char *why)
 	ipc_peer_close(p);
 }
 
+#define IPC_IOV_MAX	64
+
+/*
+ * flush_out - write queued frames, many per sendmsg(2): consecutive
+ * frames go out together, and a frame carrying an fd starts a new call
+ * (the fd rides on the first byte sent).
+ */
 static int
 flush_out(struct ipc_peer *p)
 {
@@ -328,18 +346,26 @@ flush_out(struct ipc_peer *p)
 
 	while ((f = TAILQ_FIRST(&p->outq)) != NULL) {
 		struct msghdr	 mh;
-		struct iovec	 iov;
+		struct iovec	 iov[IPC_IOV_MAX];
 		union {
 			struct cmsghdr	 hdr;
 			char		 buf[CMSG_SPACE(sizeof(int))];
 		}		 cm;
+		struct ipc_frame *g;
 		ssize_t		 n;
+		int		 niov = 0, sentfd = -1;
 
 		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = f->data + f->off;
-		iov.iov_len = f->len - f->off;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
+		for (g = f; g != NULL && niov < IPC_IOV_MAX;
+		    g = TAILQ_NEXT(g, entry)) {
+			if (g != f && g->fd != -1 && g->off == 0)
+				break;
+			iov[niov].iov_base = g->data + g->off;
+			iov[niov].iov_len = g->len - g->off;
+			niov++;
+		}
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)niov;
 		if (f->fd != -1 && f->off == 0) {
 			struct cmsghdr *c;
 
@@ -351,6 +377,7 @@ flush_out(struct ipc_peer *p)
 			c->cmsg_level = SOL_SOCKET;
 			c->cmsg_type = SCM_RIGHTS;
 			memcpy(CMSG_DATA(c), &f->fd, sizeof(int));
+			sentfd = f->fd;
 		}
 		n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
 		if (n == -1) {
@@ -358,19 +385,40 @@ flush_out(struct ipc_peer *p)
 				return 0;
 			return -1;
 		}
-		if (f->fd != -1 && f->off == 0) {
-			close(f->fd);
+		if (sentfd != -1) {
+			close(sentfd);
 			f->fd = -1;
 		}
-		f->off += (size_t)n;
 		p->outbytes -= (size_t)n;
-		if (f->off < f->len)
-			return 0;
-		TAILQ_REMOVE(&p->outq, f, entry);
-		free(f->data);
-		free(f);
+		/* Retire what went out; a partial frame stays at the head. */
+		while (n > 0 && (f = TAILQ_FIRST(&p->outq)) != NULL) {
+			size_t left = f->len - f->off;
+
+			if ((size_t)n < left) {
+				f->off += (size_t)n;
+				return 0;
+			}
+			n -= (ssize_t)left;
+			TAILQ_REMOVE(&p->outq, f, entry);
+			free(f->data);
+			free(f);
+		}
 	}
 	return 0;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_peer *p = arg;
+
+	if (p->dead)
+		return;
+	if (flush_out(p) == -1) {
+		ipc_peer_close(p);
+		return;
+	}
+	peer_update(p);
 }
 
 /* ipc_send - queue a frame (and an fd, which is then ours to close) */
@@ -396,11 +444,12 @@ ipc_send(struct ipc_peer *p, struct ipc_out *o, int fd)
 	o->b.data = NULL;
 	TAILQ_INSERT_TAIL(&p->outq, f, entry);
 	p->outbytes += f->len;
-	if (flush_out(p) == -1) {
-		peer_drop(p, 0, "write failed");
-		return -1;
-	}
-	peer_update(p);
+	/*
+	 * Written once the events already active have run, so the frames
+	 * they produce share one sendmsg(2).
+	 */
+	if (!event_pending(p->ev_flush, EV_TIMEOUT, NULL))
+		event_active(p->ev_flush, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -421,8 +470,11 @@ handle_hello(struct ipc_peer *p, struct ipc_msg *m)
 		ipc_send(p, &o, -1);
 		return -1;
 	}
-	/* Only our own uid and root may talk to a daemon socket. */
-	if (p->uid != getuid() && p->uid != 0) {
+	/*
+	 * Daemons must run as our own uid (or root).  tern(1) may run as
+	 * any user the socket's mode (0660, group of the tern user) lets in.
+	 */
+	if (role != ROLE_CTL && p->uid != getuid() && p->uid != 0) {
 		log_warnx("ipc: refusing uid %u on %s socket", (unsigned)p->uid,
 		    ipc_role_name(role));
 		return -1;
@@ -493,6 +545,7 @@ read_in(struct ipc_peer *p)
 		char		 buf[CMSG_SPACE(sizeof(int) * 4)];
 	}		 cm;
 	ssize_t		 n;
+	bool		 overflow = false;
 
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = p->in + p->inlen;
@@ -516,13 +569,15 @@ read_in(struct ipc_peer *p)
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
 			if (p->nfds == IPC_MAXFDS) {
+				/* Too many: close this one and all the rest. */
 				close(fd);
-				return -2;
+				overflow = true;
+				continue;
 			}
 			p->fds[p->nfds++] = fd;
 		}
 	}
-	if (mh.msg_flags & MSG_CTRUNC)
+	if (overflow || (mh.msg_flags & MSG_CTRUNC))
 		return -2;
 	p->inlen += (size_t)n;
 	return 1;

@@ -120,6 +120,7 @@ struct ipc_peer {
 	int		 fd;
 	struct event_base *base;
 	struct event	*ev;
+	struct event	*ev_flush;	/* end-of-loop-turn write */
 	short		 evmask;
 	enum ipc_role	 role;		/* peer's role, once known */
 	pid_t		 pid;

@@ -119,8 +119,9 @@ parse_mailbox(const char *s, struct mailaddr *a, const char *stop,
 	size_t		 dl;
 	const char	*d;
 
+	/* RFC 5321 4.5.3.1.1: 64 octets, quotes included. */
 	if ((n = parse_local(s, a->local, sizeof(a->local))) <= 0 ||
-	    strlen(a->local) > MAILADDR_LOCAL_MAX + 2) {
+	    strlen(a->local) > MAILADDR_LOCAL_MAX) {
 		*why = "bad local part";
 		return -1;
 	}
@@ -175,7 +176,8 @@ mailaddr_parse_path(const char *s, bool null_ok, struct mailaddr *a,
 		}
 		s = p + 1;
 	}
-	if (strlen(s) > MAILADDR_MAX + 1) {
+	/* The path itself, up to '>', parameters excluded. */
+	if (strcspn(s, ">") > MAILADDR_MAX - 2) {
 		*why = "path too long";
 		return -1;
 	}

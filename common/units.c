@@ -223,6 +223,8 @@ units_fmt_duration(uint64_t s, char *buf, size_t sz)
 	size_t	 o = 0;
 	unsigned i;
 
+	if (sz == 0)
+		return;
 	if (s == 0) {
 		snprintf(buf, sz, "0s");
 		return;

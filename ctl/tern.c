@@ -196,6 +196,9 @@ print_status(json_t *t, json_t *q)
 	    "commit batches; recovered %lld; aborted %lld; corrupt %lld\n",
 	    QI("received"), QI("received_bytes"), QI("commit_batches"),
 	    QI("recovered"), QI("aborted"), QI("corrupt"));
+	printf("recipients since start: delivered %lld, bounced %lld "
+	    "(%lld expired), deferred %lld times\n", QI("delivered"),
+	    QI("bounced"), QI("expired"), QI("deferred"));
 #undef QI
 }
 
@@ -240,17 +243,33 @@ cmd_show_queues(void)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-40s %8s %8s %12s %8s %s\n", "QUEUE", "RCPTS", "MSGS",
-	    "BYTES", "OLDEST", "MODE");
-	json_array_foreach(json_object_get(r, "queues"), i, q)
-		printf("%-40s %8lld %8lld %12lld %8s %s\n",
+	printf("%-32s %7s %6s %10s %7s %7s %6s %7s %-7s %s\n", "QUEUE",
+	    "RCPTS", "MSGS", "BYTES", "DEFER", "ACTIVE", "OLDEST", "NEXT",
+	    "MODE", "LAST ERROR");
+	json_array_foreach(json_object_get(r, "queues"), i, q) {
+		char	 nb[32];
+		json_int_t next = json_integer_value(json_object_get(q,
+		    "next_attempt"));
+		time_t	 now = time(NULL);
+
+		if (next <= 0)
+			tern_strlcpy(nb, "-", sizeof(nb));
+		else
+			units_fmt_duration(next > now ? (uint64_t)(next - now) :
+			    0, nb, sizeof(nb));
+		printf("%-32s %7lld %6lld %10lld %7lld %7lld %6s %7s %-7s "
+		    "%.60s\n",
 		    json_string_value(json_object_get(q, "queue")),
 		    json_integer_value(json_object_get(q, "rcpts")),
 		    json_integer_value(json_object_get(q, "msgs")),
 		    json_integer_value(json_object_get(q, "bytes")),
+		    json_integer_value(json_object_get(q, "deferred")),
+		    json_integer_value(json_object_get(q, "active_jobs")),
 		    ago(json_integer_value(json_object_get(q, "oldest")), b,
-		    sizeof(b)),
-		    json_string_value(json_object_get(q, "mode")));
+		    sizeof(b)), nb,
+		    json_string_value(json_object_get(q, "mode")),
+		    json_string_value(json_object_get(q, "last_error")));
+	}
 	if (json_is_true(json_object_get(r, "truncated")))
 		printf("(list truncated)\n");
 	json_decref(r);

@@ -55,6 +55,10 @@ job_set(struct job *j, struct jrcpt *r, char outcome, const char *status,
 	tern_strlcpy(r->status, status, sizeof(r->status));
 	free(r->diag);
 	r->diag = xstrndup(diag, DIAG_MAX);
+	/* It travels as an IPC string: no CR, LF or other control bytes. */
+	for (char *p = r->diag; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 }
 
 /* job_set_open - the same outcome for every recipient still open */
@@ -95,7 +99,11 @@ job_finish(struct job *j)
 	unsigned	 i;
 
 	job_set_open(j, 'T', "4.3.0", "local error: recipient left open");
-	if (dd.queued != NULL) {
+	/*
+	 * Only to the queued that sent it: after a restart queued has
+	 * rescheduled those recipients itself.
+	 */
+	if (dd.queued != NULL && j->link_gen == dd.link_gen) {
 		ipc_out_begin(&o, IPC_DELIVERD_RESULT, j->id);
 		ipc_put_str(&o, j->mx);
 		ipc_put_str(&o, j->ip);
@@ -214,6 +222,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 		return -1;
 	}
 	j->id = m->hdr.reqid;
+	j->link_gen = dd.link_gen;
 	j->sender = xstrdup(sender);
 	j->dq = dq_get(domain);
 	TAILQ_INSERT_TAIL(&j->dq->pending, j, entry);
@@ -249,11 +258,12 @@ static void
 queued_closed(struct ipc_peer *p)
 {
 	dd.queued = NULL;
+	dd.link_gen++;
 	/*
-	 * Jobs in flight stay: their outcomes cannot be reported, and
-	 * queued, when it comes back, schedules those recipients again.
-	 * XXX: sessions keep delivering them meanwhile (duplicates at
-	 * worst, never loss).
+	 * Jobs in flight stay and finish, but their outcomes are not
+	 * reported to the new queued (link_gen): it schedules those
+	 * recipients again.  A delivery finished meanwhile may repeat;
+	 * nothing is lost.
 	 */
 	log_warnx("lost the link to queued");
 	if (!dd.d.stopping)

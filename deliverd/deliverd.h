@@ -59,6 +59,7 @@ struct job {
 	struct jrcpt	*r;
 	struct dqueue	*dq;
 	bool		 queue_level;	/* failed before any SMTP reply */
+	unsigned	 link_gen;	/* queued link it came over */
 	/* Where it went, for accounting (dsnMta, dlv*Ip, esmtp list). */
 	char		 mx[DNS_NAME_MAX + 1];
 	char		 ip[64];
@@ -94,6 +95,7 @@ struct dqueue {
 	unsigned	 lookups;	/* A lookups in flight */
 	bool		 lookup_tempfail;
 	struct dnsmx_query *mxq;
+	char		 mxname[DNS_NAME_MAX + 1];	/* name asked for MX */
 	char		 mxhosts[DEST_MAX][DNS_NAME_MAX + 1];
 	uint16_t	 mxport[DEST_MAX];
 	unsigned	 nmx;
@@ -105,6 +107,7 @@ struct deliverd {
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	const struct cfg_vmta *vm;
 	struct ipc_peer	*queued;
+	unsigned	 link_gen;
 	struct event	*ev_reconnect;
 	unsigned	 reconnect_ms;
 	struct hmap	 dqueues;

@@ -178,8 +178,8 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 		    "up MX");
 		return;
 	case DNS_NODATA:
-		/* No MX: the domain itself is the mail host. */
-		tern_strlcpy(dq->mxhosts[0], dq->domain, sizeof(dq->mxhosts[0]));
+		/* No MX: the name itself is the mail host (RFC 5321 5.1). */
+		tern_strlcpy(dq->mxhosts[0], dq->mxname, sizeof(dq->mxhosts[0]));
 		dq->mxport[0] = (uint16_t)pol.default_smtp_port;
 		dq->nmx = 1;
 		lookup_hosts(dq);
@@ -233,8 +233,7 @@ static_route(struct dqueue *dq, const char *route, uint16_t defport)
 	size_t		 n;
 
 	dq->nmx = 1;
-	if (route[0] == '[' || (colon != NULL && strchr(route, '.') != NULL &&
-	    strspn(route, "0123456789.:") == strlen(route))) {
+	if (route[0] == '[' || strspn(route, "0123456789.:") == strlen(route)) {
 		/* literal: resolved by lookup_hosts without DNS */
 		tern_strlcpy(dq->mxhosts[0], route, sizeof(dq->mxhosts[0]));
 		dq->mxport[0] = defport;
@@ -265,13 +264,19 @@ route_resolve(struct dqueue *dq)
 		static_route(dq, pol.route, (uint16_t)pol.default_smtp_port);
 		return;
 	}
-	if (pol.smtp_hosts != NULL && pol.smtp_hosts[0] == '[') {
+	/*
+	 * smtp-hosts: an address or host:port is used as it is (like
+	 * route); a bare name stands for that name's MX hosts.
+	 */
+	if (pol.smtp_hosts != NULL && (strchr(pol.smtp_hosts, ':') != NULL ||
+	    strspn(pol.smtp_hosts, "0123456789.") == strlen(pol.smtp_hosts))) {
 		static_route(dq, pol.smtp_hosts,
 		    (uint16_t)pol.default_smtp_port);
 		return;
 	}
-	dq->mxq = dnsmx_lookup(dd.dns, pol.smtp_hosts ? pol.smtp_hosts :
-	    dq->domain, mx_done, dq);
+	tern_strlcpy(dq->mxname, pol.smtp_hosts ? pol.smtp_hosts : dq->domain,
+	    sizeof(dq->mxname));
+	dq->mxq = dnsmx_lookup(dd.dns, dq->mxname, mx_done, dq);
 }
 
 /* route_init - one resolver configuration for MX (dnsmx) and A (evdns) */

@@ -67,6 +67,8 @@ struct session {
 	char		 err[600];
 	int		 busy;		/* >0 inside a reply handler */
 	bool		 dead;		/* freed while busy: free after */
+	bool		 listed;	/* on dq->idle */
+	bool		 connecting;	/* counted in dq->nconnecting */
 };
 
 static void	s_read(struct bufferevent *, void *);
@@ -74,6 +76,8 @@ static void	s_write(struct bufferevent *, void *);
 static void	s_event(struct bufferevent *, short, void *);
 static void	s_connect(struct session *);
 static void	s_next_job(struct session *);
+static char	outcome_of(int);
+static void	fix_status(char, char *, size_t);
 
 static const char *
 ststr(enum sstate st)
@@ -113,9 +117,17 @@ pol(struct session *s)
 	return &p;
 }
 
+static void	s_release(struct session *, bool kick);
+
 /* s_free - the session is over; let the domain queue start another */
 static void
 s_free(struct session *s)
+{
+	s_release(s, true);
+}
+
+static void
+s_release(struct session *s, bool kick)
 {
 	struct dqueue *dq = s->dq;
 
@@ -126,9 +138,9 @@ s_free(struct session *s)
 		s->dead = true;
 		return;
 	}
-	if (s->st == SS_IDLE)
+	if (s->listed)
 		TAILQ_REMOVE(&dq->idle, s, entry);
-	if (s->job == NULL && s->st < SS_IDLE)
+	if (s->connecting)
 		dq->nconnecting--;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -138,7 +150,8 @@ s_free(struct session *s)
 	dq->nsessions--;
 	dd.nsessions--;
 	free(s);
-	dq_kick(dq);
+	if (kick)
+		dq_kick(dq);
 }
 
 /* s_fail_job - the open recipients of the current job get an outcome */
@@ -206,12 +219,20 @@ s_try_next(struct session *s, const char *why)
 	s->st = SS_CONNECT;
 	{
 		char err[600];
-		unsigned n = dq->npending;
 
 		tern_strlcpy(err, s->err, sizeof(err));
-		s_free(s);		/* may start sessions: clear first */
-		if (n > 0 && dq->nsessions == 0)
+		/*
+		 * Fail the waiting jobs first, then go without starting a new
+		 * session: reconnecting at once would spin on a dead host.
+		 * Other sessions of this domain carry on with their jobs.
+		 */
+		if (s->busy > 0) {
 			dq_fail_all(dq, 'T', "4.4.1", err);
+			s_free(s);
+		} else {
+			s_release(s, false);
+			dq_fail_all(dq, 'T', "4.4.1", err);
+		}
 	}
 }
 
@@ -274,6 +295,7 @@ session_start(struct dqueue *dq)
 	buf_init(&s->reply, REPLY_LINE_MAX * REPLY_LINES_MAX);
 	dq->nsessions++;
 	dq->nconnecting++;
+	s->connecting = true;
 	dd.nsessions++;
 	s->desti = 0;			/* the most preferred host first */
 	s_connect(s);
@@ -285,7 +307,8 @@ idle_expired(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	TAILQ_REMOVE(&s->dq->idle, s, entry);
-	s->st = SS_RSET;		/* anything but idle: not on the list */
+	s->listed = false;
+	s->st = SS_RSET;		/* anything but idle */
 	s_quit(s);
 }
 
@@ -341,7 +364,8 @@ session_wake_idle(struct dqueue *dq)
 	while ((s = TAILQ_FIRST(&dq->idle)) != NULL &&
 	    (j = dq_take(dq)) != NULL) {
 		TAILQ_REMOVE(&dq->idle, s, entry);
-		s->st = SS_RSET;	/* off the idle list */
+		s->listed = false;
+		s->st = SS_RSET;	/* anything but idle */
 		session_give(s, j);
 	}
 }
@@ -364,6 +388,7 @@ s_next_job(struct session *s)
 	}
 	s->st = SS_IDLE;
 	TAILQ_INSERT_TAIL(&s->dq->idle, s, entry);
+	s->listed = true;
 	if (s->ev_idle == NULL)
 		s->ev_idle = evtimer_new(dd.d.base, idle_expired, s);
 	{
@@ -383,13 +408,28 @@ parse_status(int code, const char *text, char *status, size_t sz)
 		snprintf(status, sz, "%d.%d.%d", a, b, c);
 	else
 		snprintf(status, sz, "%d.0.0", code / 100);
+	fix_status(outcome_of(code), status, sz);
 }
 
-/* outcome_of - 2xx delivered, 4xx deferred, 5xx bounced */
+/*
+ * outcome_of - 2xx delivered, 4xx deferred, 5xx bounced; a 3xx where
+ * none belongs is a protocol error, deferred.
+ */
 static char
 outcome_of(int code)
 {
 	return code < 300 ? 'D' : code < 500 ? 'T' : 'B';
+}
+
+/* fix_status - the enhanced code's class must match the outcome */
+static void
+fix_status(char outcome, char *status, size_t sz)
+{
+	char want = outcome == 'D' ? '2' : outcome == 'T' ? '4' : '5';
+
+	if (status[0] != want)
+		snprintf(status, sz, "%c.%s", want, outcome == 'T' ?
+		    "5.0" : "0.0");
 }
 
 static void
@@ -437,8 +477,11 @@ on_txn_reply(struct session *s, int code, const char *text, const char *diag)
 			} else
 				job_set(j, r, outcome_of(code), status, diag);
 		}
-		if (s->pipelining)
+		if (s->pipelining) {
+			if (i == j->nrcpt)
+				s_timeout(s, pol(s)->to.data);
 			return;
+		}
 		if (i < j->nrcpt) {
 			s_send(s, "RCPT TO:<%s>", j->r[i].addr);
 			return;
@@ -532,6 +575,7 @@ s_ready(struct session *s)
 	struct job *j;
 
 	s->dq->nconnecting--;
+	s->connecting = false;
 	if ((j = dq_take(s->dq)) != NULL) {
 		s->job = j;
 		start_txn(s);
@@ -556,7 +600,6 @@ on_reply(struct session *s, int code, const char *text)
 			return;
 		}
 		s_fail_job(s, 'T', "4.0.0", diag);
-		s->st = SS_QUIT;
 		s_free(s);
 		return;
 	}
@@ -648,7 +691,12 @@ s_read(struct bufferevent *bev, void *arg)
 		last = n == 3 || line[3] == ' ';
 		if (s->reply.len > 0)
 			buf_add(&s->reply, "\n", 1);
-		buf_add(&s->reply, n > 4 ? line + 4 : "", n > 4 ? n - 4 : 0);
+		/* Remote text: control bytes become blanks, NUL ends it. */
+		for (size_t k = 4; k < n; k++)
+			if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f)
+				line[k] = ' ';
+		buf_add(&s->reply, n > 4 ? line + 4 : "", n > 4 ?
+		    strnlen(line + 4, n - 4) : 0);
 		free(line);
 		if (!last)
 			continue;

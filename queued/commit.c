@@ -341,15 +341,29 @@ static void
 commit_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct rx	*rx, *next;
-	char		 from[64], to[64], bb[3];
+	char		 from[64], to[64];
 	struct msg	*done[256];
 	unsigned	 ndone = 0, nok = 0;
 	bool		 dir_ok;
 
+	/*
+	 * (1) The bodies: with spool-sync: syncfs one syncfs(2) makes every
+	 * file of the batch durable at once (a single device flush); with
+	 * fsync each file is fdatasync'd.  Either way no file is renamed
+	 * into new/ before its data is on disk, so new/ only ever holds
+	 * complete files.
+	 */
+	if (qd.d.cfg->spool_syncfs && syncfs(qd.spool_fd) == -1) {
+		log_warn("syncfs");
+		TAILQ_FOREACH(rx, &qd.batch, entry)
+			rx->committing = false;
+	}
 	TAILQ_FOREACH(rx, &qd.batch, entry) {
+		if (!rx->committing)
+			continue;
 		spool_path(from, sizeof(from), "tmp", rx->env.id);
 		spool_path(to, sizeof(to), "new", rx->env.id);
-		if (fdatasync(rx->fd) == -1 ||
+		if ((!qd.d.cfg->spool_syncfs && fdatasync(rx->fd) == -1) ||
 		    renameat(qd.spool_fd, from, qd.spool_fd, to) == -1) {
 			log_warn("%s: commit", rx->env.id);
 			rx->committing = false;	/* marks failure below */
@@ -392,15 +406,12 @@ commit_run(evutil_socket_t fd, short what, void *arg)
 			    rx->env.id);
 		qd.n_received++;
 		qd.n_bytes += rx->size;
-		/* S4: into cur/<bb>/; a failure just leaves it in new/. */
-		spool_bucket(rx->env.id, bb);
-		spool_path(from, sizeof(from), "new", rx->env.id);
-		spool_path(to, sizeof(to), "cur", rx->env.id);
+		/*
+		 * S4 happens later and only for mail that waits: sched.c
+		 * moves a message to cur/<bb>/ at its first deferral.
+		 */
 		msg = msg_from_env(&rx->env, rx->size);
-		if (renameat(qd.spool_fd, from, qd.spool_fd, to) == -1) {
-			log_warn("%s: rename to cur/", rx->env.id);
-			msg->in_new = true;
-		}
+		msg->in_new = true;
 		msg_enqueue(msg);
 		if (ndone == nitems(done)) {
 			index_put_batch(done, ndone);
@@ -418,7 +429,11 @@ void
 commit_init(void)
 {
 	TAILQ_INIT(&qd.batch);
+	/*
+	 * Default priority: activated by the first COMMIT of a batch, it
+	 * runs after the peer events already active in this pass, so the
+	 * COMMITs that arrived together share one group commit, and a busy
+	 * loop can never starve it.
+	 */
 	qd.ev_commit = evtimer_new(qd.d.base, commit_run, NULL);
-	/* Lowest priority: runs once the loop has read what is waiting. */
-	event_priority_set(qd.ev_commit, 2);
 }

@@ -19,7 +19,7 @@
 #include "log.h"
 #include "queued.h"
 
-#define CTL_QUEUES_MAX	2000
+#define CTL_QUEUES_MAX	1000	/* keeps a reply under IPC_MAXSIZE */
 
 static const char *
 mode_name(enum queue_mode m)
@@ -31,28 +31,41 @@ mode_name(enum queue_mode m)
 	}
 }
 
+static void
+set_int(json_t *o, const char *k, uint64_t v)
+{
+	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
 static json_t *
 ctl_status(void)
 {
 	const struct tern_config *cfg = qd.d.cfg;
+	json_t			 *o = json_object();
 
-	return json_pack("{s:s, s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:b, s:i}",
-	    "daemon", "queued", "pid", (int)getpid(),
-	    "started", (json_int_t)qd.started,
-	    "config_hash", cfg->hash,
-	    "config_loaded", (json_int_t)cfg->loaded,
-	    "messages", (json_int_t)qd.msgs.count,
-	    "recipients", (json_int_t)qd.total_rcpts,
-	    "bytes", (json_int_t)qd.total_bytes,
-	    "received", (json_int_t)qd.n_received,
-	    "received_bytes", (json_int_t)qd.n_bytes,
-	    "commit_batches", (json_int_t)qd.n_batches,
-	    "recovered", (json_int_t)qd.n_recovered,
-	    "aborted", (json_int_t)qd.n_aborted,
-	    "corrupt", (json_int_t)qd.n_corrupt,
-	    "index_ok", qd.index_ok,
-	    "smtpd_links", (int)qd.n_smtpd);
+	json_object_set_new(o, "daemon", json_string("queued"));
+	set_int(o, "pid", (uint64_t)getpid());
+	set_int(o, "started", (uint64_t)qd.started);
+	json_object_set_new(o, "config_hash", json_string(cfg->hash));
+	set_int(o, "config_loaded", (uint64_t)cfg->loaded);
+	set_int(o, "messages", qd.msgs.count);
+	set_int(o, "recipients", qd.total_rcpts);
+	set_int(o, "bytes", qd.total_bytes);
+	set_int(o, "received", qd.n_received);
+	set_int(o, "received_bytes", qd.n_bytes);
+	set_int(o, "commit_batches", qd.n_batches);
+	set_int(o, "recovered", qd.n_recovered);
+	set_int(o, "aborted", qd.n_aborted);
+	set_int(o, "corrupt", qd.n_corrupt);
+	json_object_set_new(o, "index_ok", json_boolean(qd.index_ok));
+	set_int(o, "smtpd_links", qd.n_smtpd);
+	set_int(o, "deliverd_links", qd.dpeers.count);
+	set_int(o, "delivered", qd.n_delivered);
+	set_int(o, "bounced", qd.n_bounced);
+	set_int(o, "deferred", qd.n_deferred);
+	set_int(o, "expired", qd.n_expired);
+	set_int(o, "removed", qd.n_removed);
+	return o;
 }
 
 static int
@@ -73,9 +86,13 @@ ctl_queues(void)
 	json_t		 *arr = json_array();
 
 	v = xcalloc(qd.queues.count + 1, sizeof(*v));
-	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;)
-		if (((struct queue *)e->val)->nrcpt > 0)
-			v[n++] = e->val;
+	/* Queues that hold mail, or moved some since start. */
+	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;) {
+		struct queue *q = e->val;
+
+		if (q->nrcpt > 0 || q->n_delivered || q->n_bounced)
+			v[n++] = q;
+	}
 	qsort(v, n, sizeof(*v), by_name);
 	for (i = 0; i < n && i < CTL_QUEUES_MAX; i++) {
 		struct queue	*q = v[i];
@@ -86,12 +103,33 @@ ctl_queues(void)
 		TAILQ_FOREACH(qe, &q->entries, entry)
 			if (qe->m->arrival < oldest)
 				oldest = qe->m->arrival;
+		uint64_t	 next = 0;
+		unsigned	 ndef = 0, nready = 0;
+
+		TAILQ_FOREACH(qe, &q->entries, entry) {
+			if (qe->st == QE_DEFERRED) {
+				ndef += qe->nrcpt;
+				if (next == 0 || qe->next < next)
+					next = qe->next;
+			} else if (qe->st == QE_READY)
+				nready += qe->nrcpt;
+		}
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i, "
-		    "s:i, s:I, s:I, s:s}", "queue", q->name, "domain",
-		    q->domain, "vmta", q->vmta, "rcpts", (int)q->nrcpt,
-		    "msgs", (int)q->nmsg, "bytes", (json_int_t)q->bytes,
+		    "s:i, s:I, s:I, s:s, s:i, s:i, s:i, s:i, s:s, s:I, s:I, "
+		    "s:I, s:I}",
+		    "queue", q->name, "domain", q->domain, "vmta", q->vmta,
+		    "rcpts", (int)q->nrcpt, "msgs", (int)q->nmsg,
+		    "bytes", (json_int_t)q->bytes,
 		    "oldest", (json_int_t)(oldest == UINT64_MAX ? 0 : oldest),
-		    "mode", mode_name(q->mode)));
+		    "mode", mode_name(q->mode),
+		    "deferred", (int)ndef, "ready", (int)nready,
+		    "active_jobs", (int)q->nflight,
+		    "deferred_msgs", (int)q->ndeferred,
+		    "last_error", q->last_error,
+		    "next_attempt", (json_int_t)next,
+		    "delivered", (json_int_t)q->n_delivered,
+		    "bounced", (json_int_t)q->n_bounced,
+		    "transient", (json_int_t)q->n_deferred));
 	}
 	free(v);
 	return json_pack("{s:o, s:b}", "queues", arr, "truncated",

@@ -163,6 +163,54 @@ index_del(const char *id)
 		index_failed(rc);
 }
 
+static char	(*dels)[SPOOL_ID_LEN];
+static unsigned	 ndels, capdels;
+
+/* index_del_later - collect deletions; one transaction per batch */
+void
+index_del_later(const char *id)
+{
+	if (!qd.index_ok)
+		return;
+	if (ndels == capdels) {
+		capdels = capdels ? capdels * 2 : 256;
+		dels = xreallocarray(dels, capdels, SPOOL_ID_LEN);
+	}
+	memcpy(dels[ndels++], id, SPOOL_ID_LEN);
+}
+
+void
+index_del_flush(void)
+{
+	MDB_txn	*txn;
+	unsigned i;
+	int	 rc;
+
+	if (ndels == 0 || !qd.index_ok) {
+		ndels = 0;
+		return;
+	}
+	if ((rc = mdb_txn_begin(qd.mdb, NULL, 0, &txn)) != 0) {
+		index_failed(rc);
+		ndels = 0;
+		return;
+	}
+	for (i = 0; i < ndels; i++) {
+		MDB_val k = { SPOOL_ID_LEN, dels[i] };
+
+		rc = mdb_del(txn, qd.dbi, &k, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			index_failed(rc);
+			ndels = 0;
+			return;
+		}
+	}
+	ndels = 0;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		index_failed(rc);
+}
+
 /* index_reconcile - drop stale records, add missing ones, fix bad ones */
 void
 index_reconcile(void)

@@ -42,8 +42,9 @@ queue_get(const char *domain, const char *vmta)
 
 /*
  * vmta_resolve - a VirtualMTA name stays as it is; a pool is spread over
- * its members by smooth weighted round robin (equal weights: plain round
- * robin); anything unknown falls back to default-virtual-mta.
+ * its members by weighted round robin, one counter per pool (weights
+ * 1 and 3: one message in four to the first); anything unknown falls
+ * back to default-virtual-mta.
  */
 void
 vmta_resolve(const char *want, char *vmta, char *pool)
@@ -68,7 +69,15 @@ vmta_resolve(const char *want, char *vmta, char *pool)
 	tern_strlcpy(pool, p->name, SPOOL_NAME_MAX + 1);
 	for (i = 0; i < p->n; i++)
 		total += p->weights[i];
-	pick = qd.pool_rr++ % total;
+	{
+		uintptr_t *ctr = hmap_get(&qd.pool_rr, p->name);
+
+		if (ctr == NULL) {
+			ctr = xcalloc(1, sizeof(*ctr));
+			hmap_put(&qd.pool_rr, p->name, ctr);
+		}
+		pick = (unsigned)((*ctr)++ % total);
+	}
 	for (i = 0; i < p->n; i++) {
 		if (pick < p->weights[i])
 			break;

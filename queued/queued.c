@@ -121,6 +121,7 @@ queued_main(int argc, char **argv)
 	daemon_init(&qd.d, argc, argv);
 	qd.started = time(NULL);
 	hmap_init(&qd.msgs);
+	hmap_init(&qd.pool_rr);
 	hmap_init(&qd.queues);
 	umask(077);
 	if (mkdir_p(qd.d.cfg->spool_dir, 0700) == -1)

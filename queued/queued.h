@@ -150,7 +150,7 @@ struct queued {
 	struct event	*ev_commit;
 	struct event	*ev_listen;
 	int		 listen_fd;
-	unsigned	 pool_rr;
+	struct hmap	 pool_rr;	/* pool name -> counter */
 	time_t		 started;
 	uint64_t	 space_checked_ms;
 	bool		 space_low;
@@ -213,6 +213,8 @@ void	 index_open(void);
 void	 index_close(void);
 void	 index_put_batch(struct msg **, unsigned);
 void	 index_del(const char *id);
+void	 index_del_later(const char *id);
+void	 index_del_flush(void);
 void	 index_reconcile(void);
 
 /* sched.c */

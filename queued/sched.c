@@ -25,6 +25,8 @@
  * Spool access: read/write (open for jobs, status bytes, unlink).
  * See:          queued(8), tern-spool(5).
  */
+#include <sys/random.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -211,8 +213,19 @@ sched_queue(struct queue *q)
 	unsigned	   limit;
 	uint64_t	   now = (uint64_t)time(NULL);
 
-	if (p == NULL || q->mode == QM_PAUSED)
+	if (p == NULL || q->mode == QM_PAUSED) {
+		/* Nobody to send to: expiry still happens on time. */
+		struct qentry *next;
+
+		for (qe = TAILQ_FIRST(&q->ready); qe != NULL; qe = next) {
+			next = TAILQ_NEXT(qe, rlink);
+			if (expired(qe, now)) {
+				TAILQ_REMOVE(&q->ready, qe, rlink);
+				expire_qentry(qe);
+			}
+		}
 		return;
+	}
 	ps = p->arg;
 	config_domain_policy(qd.d.cfg, q->domain, &pol);
 	limit = (unsigned)(pol.max_smtp_out * 4);
@@ -365,8 +378,13 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 	uint32_t	 n, i, k;
 
 	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
-	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p)
-		return -1;
+	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p) {
+		/* Not ours (any more): ignore it, the recipients are safe. */
+		log_warnx("result for unknown job %" PRIx64 " from deliverd "
+		    "%s ignored", m->hdr.reqid, ((struct peer_state *)p->arg)->
+		    vmta);
+		return 0;
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->job = j;
 	if (ipc_get_str(m, r->mx, sizeof(r->mx)) == -1 ||
@@ -391,6 +409,9 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 		/* Each recipient of the job exactly once, nothing else. */
 		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
 			;
+		for (uint32_t d = 0; d < i && k < j->n; d++)
+			if (r->r[d].idx == r->r[i].idx)
+				k = j->n;
 		if (k == j->n || (oc != 'D' && oc != 'T' && oc != 'B') ||
 		    r->r[i].status[0] != (oc == 'D' ? '2' : oc == 'T' ? '4' :
 		    '5'))
@@ -498,6 +519,18 @@ retry_later(struct qentry *qe, uint64_t now)
 	qe->st = QE_DEFERRED;
 	qe->q->ndeferred++;
 	heap_push(qe);
+	/*
+	 * A message that waits goes from new/ to its bucket in cur/; one
+	 * delivered at the first attempt never pays for the move.
+	 */
+	if (qe->m->in_new) {
+		char from[64], to[64];
+
+		spool_path(from, sizeof(from), "new", qe->m->id);
+		spool_path(to, sizeof(to), "cur", qe->m->id);
+		if (renameat(qd.spool_fd, from, qd.spool_fd, to) == 0)
+			qe->m->in_new = false;
+	}
 }
 
 static void
@@ -509,7 +542,7 @@ msg_done(struct msg *m)
 	/* The done log already holds every final outcome: no fsync here. */
 	if (unlinkat(qd.spool_fd, path, 0) == -1)
 		log_warn("%s: unlink", m->id);
-	index_del(m->id);
+	index_del_later(m->id);
 	hmap_del(&qd.msgs, m->id);
 	qd.total_bytes -= m->size;
 	qd.n_removed++;
@@ -549,6 +582,7 @@ apply(struct qresult *r, uint64_t now)
 		if (fin == RS_DELIVERED) {
 			q->n_delivered++;
 			qd.n_delivered++;
+			q->last_error[0] = '\0';
 		} else {
 			q->n_bounced++;
 			qd.n_bounced++;
@@ -637,6 +671,7 @@ results_run(evutil_socket_t fd, short what, void *arg)
 	}
 	qd.nresults = 0;
 	acct_flush();
+	index_del_flush();
 	retry_arm();
 	done_checkpoint(false);
 }
@@ -667,12 +702,19 @@ sched_init(void)
 
 	hmap_init(&qd.dpeers);
 	hmap_init(&qd.jobs);
+	/*
+	 * Job ids start at a random point: a result that a deliverd kept
+	 * across a restart of queued can never match a new job.
+	 */
+	if (getrandom(&qd.next_job, sizeof(qd.next_job), 0) !=
+	    sizeof(qd.next_job))
+		qd.next_job = (uint64_t)time(NULL) << 32;
+	qd.next_job &= ~(1ULL << 63);
 	TAILQ_INIT(&qd.dirtyq);
 	TAILQ_INIT(&qd.results);
 	qd.ev_sched = event_new(qd.d.base, -1, 0, sched_run, NULL);
 	qd.ev_retry = evtimer_new(qd.d.base, retry_run, NULL);
 	qd.ev_results = event_new(qd.d.base, -1, 0, results_run, NULL);
-	event_priority_set(qd.ev_results, 2);
 	if ((qd.bcat = bcat_compile(qd.d.cfg, &err)) == NULL)
 		fatalx("bounce categories: %s", err);
 }

@@ -106,7 +106,7 @@ tern.write_config(new.replace("max-message-size: 1M",
 os.kill(tern.proc.pid, signal.SIGHUP)
 ok = wait_for(lambda: hashes()[1] != [h2[0]] and len(hashes()[1]) == 1
               and hashes()[0] == hashes()[1][0], 10)
-t.ok(ok, "SIGHUP applies a good file to every daemon")
+t.ok(ok, "SIGHUP applies a good file to every daemon", [(c["name"], c["config_hash"][:8], c["pid"]) for c in tern.status()["ternd"]["children"]])
 st = tern.status()
 t.ok(all(k["restarts"] == 0 for k in st["ternd"]["children"]),
      "no daemon was restarted by the reloads", st)

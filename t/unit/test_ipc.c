@@ -35,8 +35,7 @@
 #include "tap.h"
 #include "util.h"
 
-#define BUG_FD_LEAK	"ipc.c read_in: fds after the 16th in one " \
-			    "message are leaked"
+#define BUG_FD_LEAK	NULL	/* fixed: every fd past the 16th is closed */
 
 /* --- codec ------------------------------------------------------------- */
 
@@ -557,9 +556,13 @@ test_peers(void)
 	ipc_put_str(&o, "vmta-1");
 	ipc_put_u64(&o, 12345);
 	is_int(ipc_send(c, &o, pp[1]), 0, "frame with fd queued");
-	ok(fcntl(pp[1], F_GETFD) == -1 && errno == EBADF,
-	    "ipc_send closed the sender's copy of the fd");
 	ok(run_until(base, &srv.got, 1, 2000), "frame with fd delivered");
+	/*
+	 * Frames leave at the end of the loop turn and the sender's copy is
+	 * closed then; the receiver may have been given the same number.
+	 */
+	ok(srv.fd == pp[1] || (fcntl(pp[1], F_GETFD) == -1 && errno == EBADF),
+	    "the sender's copy of the fd is closed once sent");
 	is_str(srv.str, "vmta-1", "payload string received");
 	is_u64(srv.reqid, 77, "reqid received");
 	ok(srv.fd >= 0, "fd received (%d)", srv.fd);

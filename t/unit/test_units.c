@@ -356,7 +356,7 @@ test_fmt_duration(void)
 	small[0] = 'X';
 	units_fmt_duration(0, small, 0);
 	is_int(small[0], 'X', "units_fmt_duration(0, buf, 0) writes nothing");
-	todo_start("units.c: units_fmt_duration writes buf[0] when sz is 0");
+	todo_start(NULL);
 	units_fmt_duration(60, small, 0);
 	is_int(small[0], 'X', "units_fmt_duration(60, buf, 0) writes nothing");
 	todo_end();
