@@ -225,6 +225,8 @@ daemon_init(struct daemon *d, int argc, char **argv)
 		config_errors_print(&err, STDERR_FILENO);
 		fatalx("configuration not loaded");
 	}
+	if (d->prejail != NULL)
+		d->prejail(d, getenv("TERN_MASTER") != NULL);
 	if (privsep_drop(d->cfg->user) == -1)
 		fatalx("cannot drop privileges");
 	if ((d->base = event_base_new()) == NULL)

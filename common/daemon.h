@@ -35,6 +35,8 @@ struct daemon {
 	int			(*reload)(struct tern_config *newcfg,
 				    const char **why);
 	void			(*shutdown)(void);
+	/* Still privileged, just before the drop (bind port 25, keys). */
+	void			(*prejail)(struct daemon *, bool under_ternd);
 	struct event		*ev_term, *ev_int, *ev_hup;
 };
 

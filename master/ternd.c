@@ -136,18 +136,31 @@ ternd_reload(char **errtext)
 	unsigned	   i;
 
 	if ((cfg = load(&fd, errtext)) == NULL) {
+		char *line, *save = NULL, *copy = xstrdup(*errtext);
+
+		for (line = strtok_r(copy, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("reload: %s", line);
+		free(copy);
 		log_warnx("reload: %s is not valid; the running configuration "
 		    "stays in force", td.path);
-		dprintf(STDERR_FILENO, "%s", *errtext);
+		return -1;
+	}
+	/* What the running daemons cannot switch: refuse, keep running. */
+	if (strcmp(cfg->spool_dir, td.cfg->spool_dir) != 0 ||
+	    strcmp(cfg->run_dir, td.cfg->run_dir) != 0 ||
+	    strcmp(cfg->user ? cfg->user : "", td.cfg->user ?
+	    td.cfg->user : "") != 0) {
+		*errtext = xasprintf("%s: spool-dir, run-dir and user can only "
+		    "change with a restart of ternd\n", td.path);
+		log_warnx("reload: %s", *errtext);
+		config_free(cfg);
+		close(fd);
 		return -1;
 	}
 	if (listeners_changed(td.cfg, cfg))
 		log_warnx("reload: smtp-listener changes take effect when "
 		    "ternd restarts");
-	if (strcmp(cfg->user ? cfg->user : "", td.cfg->user ?
-	    td.cfg->user : "") != 0)
-		log_warnx("reload: a user change takes effect when ternd "
-		    "restarts");
 	close(td.memfd);
 	td.memfd = fd;
 	config_free(td.cfg);
@@ -168,7 +181,8 @@ kill_all(evutil_socket_t fd, short what, void *arg)
 		if (td.children[i]->pid != 0) {
 			log_warnx("%s did not stop in time; killing it",
 			    td.children[i]->label);
-			kill(td.children[i]->pid, SIGKILL);
+			if (kill(td.children[i]->pid, SIGKILL) == -1)
+				log_warn("kill %s", td.children[i]->label);
 		}
 }
 
@@ -182,6 +196,14 @@ ternd_stop(void)
 		return;
 	td.stopping = true;
 	log_info("shutting down");
+	/* New connections get refused at once instead of waiting. */
+	{
+		unsigned i;
+
+		for (i = 0; i < td.nlfds; i++)
+			close(td.lfds[i]);
+		td.nlfds = 0;
+	}
 	td.ev_kill = evtimer_new(td.base, kill_all, NULL);
 	evtimer_add(td.ev_kill, &tv);
 	child_signal_next();

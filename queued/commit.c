@@ -72,6 +72,7 @@ rx_free(struct rx *rx, bool unlink_tmp)
 	    spool_path(path, sizeof(path), "tmp", rx->env.id) == 0)
 		unlinkat(qd.spool_fd, path, 0);
 	spool_env_free(&rx->env);
+	buf_free(&rx->head);
 	free(rx);
 }
 
@@ -205,7 +206,7 @@ rx_open(struct ipc_peer *p, struct ipc_msg *m)
 		buf_free(&head);
 		goto fail;
 	}
-	buf_free(&head);
+	rx->head = head;		/* kept to check it at commit */
 	/* The dup shares our file offset: smtpd appends after the head. */
 	if ((fd2 = fcntl(rx->fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		goto fail;
@@ -235,6 +236,27 @@ finish_file(struct rx *rx)
 
 	if (fstat(rx->fd, &st) == -1 || st.st_size < rx->env.body_off)
 		return -1;
+	/*
+	 * smtpd writes through an fd on the whole file: make sure it left
+	 * the envelope (sender, recipients) exactly as we wrote it.
+	 */
+	{
+		char	 chk[4096];
+		size_t	 off = 0, n;
+
+		while (off < rx->head.len) {
+			n = rx->head.len - off < sizeof(chk) ?
+			    rx->head.len - off : sizeof(chk);
+			if (pread(rx->fd, chk, n, (off_t)off) != (ssize_t)n ||
+			    memcmp(chk, rx->head.data + off, n) != 0) {
+				log_warnx("%s: envelope changed by smtpd; "
+				    "refused", rx->env.id);
+				errno = EPERM;
+				return -1;
+			}
+			off += n;
+		}
+	}
 	rx->size = (uint64_t)(st.st_size - rx->env.body_off);
 	spool_blen_fmt(rx->size, blen);
 	buf_init(&tail, SPOOL_REC_MAX * 4);

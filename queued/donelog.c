@@ -104,7 +104,8 @@ void
 done_replay(void)
 {
 	char	*buf, *line, *next, id[SPOOL_ID_LEN + 1];
-	size_t	 len;
+	size_t	 len = 0;
+	bool	 buf_len_nonzero;
 	unsigned n = 0, napplied = 0, bad = 0;
 
 	buf = NULL;
@@ -114,6 +115,7 @@ done_replay(void)
 		snprintf(path, sizeof(path), "%s/done.log", qd.d.cfg->spool_dir);
 		buf = read_file(path, DONE_REPLAY_MAX, &len);
 	}
+	buf_len_nonzero = buf != NULL && len > 0;
 	if (buf != NULL) {
 		for (line = buf; (next = memchr(line, '\n', len - (size_t)(line
 		    - buf))) != NULL; line = next + 1) {
@@ -138,6 +140,7 @@ done_replay(void)
 		log_info("recovery: done.log had %u outcomes, %u applied to "
 		    "files still present%s", n, napplied, bad ? " (some lines "
 		    "unreadable)" : "");
-	qd.done_bytes = n > 0 ? 1 : 0;
+	/* Anything left, even a torn fragment alone, is emptied now. */
+	qd.done_bytes = buf_len_nonzero ? 1 : 0;
 	done_checkpoint(true);
 }

@@ -130,6 +130,7 @@ struct rx {
 	bool		 committing;
 	struct spool_env env;
 	uint64_t	 size;
+	struct buf	 head;		/* what we wrote; checked at commit */
 };
 
 struct peer_state {

@@ -97,9 +97,16 @@ quarantine(const char *from, const char *id, const char *why)
 
 	qd.n_corrupt++;
 	log_warnx("%s: corrupt queue file (%s); moved to corrupt/", id, why);
+	/* Never over an earlier file of the same name: add a suffix. */
 	spool_path(to, sizeof(to), "corrupt", id);
-	if (renameat(qd.spool_fd, from, qd.spool_fd, to) == -1)
-		log_warn("%s: rename to corrupt/", id);
+	for (int i = 1; renameat2(qd.spool_fd, from, qd.spool_fd, to,
+	    RENAME_NOREPLACE) == -1; i++) {
+		if (errno != EEXIST || i > 1000) {
+			log_warn("%s: rename to corrupt/", id);
+			return;
+		}
+		snprintf(to, sizeof(to), "corrupt/%s.%d", id, i);
+	}
 }
 
 /* load_one - parse, then enqueue, remove (all final) or quarantine */

@@ -144,7 +144,9 @@ header_flush(struct session *s)
 	switch (t->hkind) {
 	case HK_XVMTA:
 		header_value(t, v, SPOOL_NAME_MAX + 1);
-		if (s->pol.xvmta && vmta_name_ok(v))
+		/* An unknown name leaves the source's default in force. */
+		if (s->pol.xvmta && vmta_name_ok(v) &&
+		    config_vmta_or_pool(smtpd.d.cfg, v))
 			tern_strlcpy(t->vmta, v, sizeof(t->vmta));
 		break;
 	case HK_XJOB:

@@ -444,8 +444,7 @@ command(struct session *s, char *line)
 	struct smtp_cmd	 c;
 	unsigned	 i;
 
-	if (memchr(line, '\0', strlen(line)) != NULL ||
-	    smtp_cmd_parse(line, &c) == -1) {
+	if (smtp_cmd_parse(line, &c) == -1) {
 		session_reply(s, "500 5.5.2 Error: command not recognized");
 		s->nerrors++;
 		return;
@@ -501,6 +500,12 @@ one_line(struct session *s, struct evbuffer *in)
 	if (s->state == ST_DATA) {
 		data_line(s, p, n - (crlf ? 2 : 1), crlf);
 		evbuffer_drain(in, n);
+		return 1;
+	}
+	if (memchr(p, '\0', n) != NULL) {
+		evbuffer_drain(in, n);
+		session_reply(s, "500 5.5.2 Error: NUL byte in command");
+		s->nerrors++;
 		return 1;
 	}
 	p[n - (crlf ? 2 : 1)] = '\0';

@@ -304,21 +304,27 @@ smtpd_reload(struct tern_config *cfg, const char **why)
 	return 0;
 }
 
+/* bind_own_listeners - standalone only (ternd binds otherwise) */
 static void
-bind_own_listeners(void)
+bind_own_listeners(struct daemon *d, bool under_ternd)
 {
 	struct tern_config *cfg = smtpd.d.cfg;
 	unsigned	    i;
 	int		    fd, one = 1;
 
+	if (under_ternd)
+		return;
 	for (i = 0; i < cfg->nlisteners && i < nitems(smtpd.d.listen_fds);
 	    i++) {
 		struct cfg_addr *a = &cfg->listeners[i].addr;
 
-		fd = socket(a->ss.ss_family, SOCK_STREAM, 0);
+		fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd == -1)
 			fatal("socket");
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (a->ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
 		if (bind(fd, (struct sockaddr *)&a->ss, a->len) == -1)
 			fatal("bind %s", cfg->listeners[i].text);
 		if (listen(fd, 511) == -1)
@@ -338,10 +344,9 @@ smtpd_main(int argc, char **argv)
 	smtpd.d.role = ROLE_SMTPD;
 	smtpd.d.reload = smtpd_reload;
 	smtpd.d.shutdown = smtpd_stop;
+	smtpd.d.prejail = bind_own_listeners;
 	TAILQ_INIT(&smtpd.sessions);
 	daemon_init(&smtpd.d, argc, argv);
-	if (smtpd.d.master == NULL)
-		bind_own_listeners();
 	for (i = 0; i < smtpd.d.nlisten; i++) {
 		evutil_make_socket_nonblocking(smtpd.d.listen_fds[i]);
 		smtpd.listeners[i] = evconnlistener_new(smtpd.d.base,
