@@ -21,6 +21,7 @@
 
 static char	 log_proc[32] = "tern";
 static int	 log_verb;
+static pid_t	 log_pid;
 
 #define LOG_LINE_MAX	2048
 
@@ -37,6 +38,7 @@ void
 log_setproc(const char *procname)
 {
 	snprintf(log_proc, sizeof(log_proc), "%s", procname);
+	log_pid = getpid();
 }
 
 /* log_verbose - nonzero when debug lines are wanted */
@@ -67,7 +69,7 @@ log_printable(char *dst, size_t dsz, const char *src)
 static void
 log_emit(const char *level, const char *fmt, va_list ap, int err)
 {
-	char		 raw[LOG_LINE_MAX], clean[LOG_LINE_MAX * 2];
+	char		 raw[LOG_LINE_MAX * 2 + 128], clean[LOG_LINE_MAX * 2];
 	char		 ts[32];
 	struct timespec	 now;
 	struct tm	 tm;
@@ -82,8 +84,15 @@ log_emit(const char *level, const char *fmt, va_list ap, int err)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	dprintf(STDERR_FILENO, "%s.%03ldZ %s[%d]: %s%s\n", ts,
-	    now.tv_nsec / 1000000, log_proc, (int)getpid(), level, clean);
+	/* One write(2) per line: lines from several processes never mix. */
+	n = snprintf(raw, sizeof(raw), "%s.%03ldZ %s[%d]: %s%s\n", ts,
+	    now.tv_nsec / 1000000, log_proc, (int)(log_pid ? log_pid :
+	    getpid()), level, clean);
+	if (n > (int)sizeof(raw) - 1) {
+		n = sizeof(raw) - 1;
+		raw[n - 1] = '\n';
+	}
+	(void)write(STDERR_FILENO, raw, (size_t)n);
 }
 
 void

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "log.h"
 #include "spool.h"
 
@@ -30,7 +32,9 @@ spool_id_new(char id[SPOOL_ID_LEN + 1])
 {
 	uint32_t r;
 
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+	/* OpenSSL's DRBG: unpredictable, and no system call per id. */
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1 &&
+	    getrandom(&r, sizeof(r), 0) != sizeof(r))
 		fatal("getrandom");
 	snprintf(id, SPOOL_ID_LEN + 1, "%08x%08x", (uint32_t)time(NULL), r);
 }

@@ -166,6 +166,13 @@ create_tmp(struct rx *rx)
 		spool_id_new(rx->env.id);
 		if (spool_path(path, sizeof(path), "tmp", rx->env.id) == -1)
 			return -1;
+		/* A recycled file when there is one (see recycle.c). */
+		if (recycle_get(path) == 0) {
+			fd = openat(qd.spool_fd, path, O_RDWR | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (fd != -1)
+				break;
+		}
 		fd = openat(qd.spool_fd, path, O_RDWR | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd == -1 && errno != EEXIST)
@@ -229,12 +236,17 @@ fail:
 static int
 finish_file(struct rx *rx)
 {
-	struct stat	 st;
 	struct buf	 tail;
 	char		 blen[17];
 	int		 r = -1;
+	off_t		 end;
 
-	if (fstat(rx->fd, &st) == -1 || st.st_size < rx->env.body_off)
+	/*
+	 * The body ends where smtpd's writes left the shared file offset
+	 * (a recycled file may be longer: the rest is cut off below).
+	 */
+	if ((end = lseek(rx->fd, 0, SEEK_CUR)) == -1 ||
+	    end < rx->env.body_off)
 		return -1;
 	/*
 	 * smtpd writes through an fd on the whole file: make sure it left
@@ -257,13 +269,13 @@ finish_file(struct rx *rx)
 			off += n;
 		}
 	}
-	rx->size = (uint64_t)(st.st_size - rx->env.body_off);
+	rx->size = (uint64_t)(end - rx->env.body_off);
 	spool_blen_fmt(rx->size, blen);
 	buf_init(&tail, SPOOL_REC_MAX * 4);
 	if (pwrite(rx->fd, blen, 16, rx->env.blen_off) == 16 &&
 	    spool_tail_build(&rx->env, &tail) == 0 &&
-	    pwrite(rx->fd, tail.data, tail.len, st.st_size) ==
-	    (ssize_t)tail.len)
+	    pwrite(rx->fd, tail.data, tail.len, end) == (ssize_t)tail.len &&
+	    ftruncate(rx->fd, end + (off_t)tail.len) == 0)
 		r = 0;
 	buf_free(&tail);
 	return r;

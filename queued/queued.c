@@ -130,6 +130,7 @@ queued_main(int argc, char **argv)
 	    O_CLOEXEC)) == -1)
 		fatal("open %s", qd.d.cfg->spool_dir);
 	commit_init();
+	recycle_init();
 	sched_init();
 	done_replay();
 	recover_spool();

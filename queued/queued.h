@@ -176,6 +176,10 @@ struct queued {
 	uint64_t	 done_bytes;
 	struct bcat_table *bcat;
 	uint64_t	 n_delivered, n_bounced, n_deferred, n_expired;
+	/* recycled queue files (free/): no inode churn per message */
+	char		(*freef)[16];
+	unsigned	 nfree;
+	uint64_t	 free_seq;
 	/* accounting */
 	int		 acct_fd;
 	uint64_t	 acct_size;
@@ -204,6 +208,11 @@ void	 msg_enqueue(struct msg *);
 void	 msg_free(struct msg *);
 struct queue *queue_get(const char *domain, const char *vmta);
 void	 vmta_resolve(const char *want, char *vmta, char *pool);
+
+/* recycle.c */
+void	 recycle_init(void);
+void	 recycle_put(const char *relpath);
+int	 recycle_get(const char *tmppath);
 
 /* recover.c */
 void	 recover_spool(void);

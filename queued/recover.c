@@ -81,8 +81,8 @@ purge_tmp(void)
 			continue;
 		if (!bsnprintf(path, sizeof(path), "tmp/%s", de->d_name))
 			continue;
-		if (unlinkat(qd.spool_fd, path, 0) == 0)
-			n++;
+		recycle_put(path);
+		n++;
 	}
 	closedir(d);
 	if (n > 0)

@@ -540,8 +540,7 @@ msg_done(struct msg *m)
 
 	spool_path(path, sizeof(path), m->in_new ? "new" : "cur", m->id);
 	/* The done log already holds every final outcome: no fsync here. */
-	if (unlinkat(qd.spool_fd, path, 0) == -1)
-		log_warn("%s: unlink", m->id);
+	recycle_put(path);
 	index_del_later(m->id);
 	hmap_del(&qd.msgs, m->id);
 	qd.total_bytes -= m->size;
