@@ -17,11 +17,13 @@ PKGS      = libevent lmdb yaml-0.1 openssl zlib jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# CFLAGS is the user's (make CFLAGS=... works); TERN_CFLAGS always apply.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+TERN_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	    -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter \
 	    -fno-strict-aliasing -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS)
+ALL_CFLAGS = $(TERN_CFLAGS) $(CFLAGS)
 
 B = build
 
@@ -47,36 +49,40 @@ endif
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 # One daemon per directory; all of its .c files make one executable.
 define daemon_rule
 $(1)_OBJ = $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $(1)/*.c))
 $(B)/libexec/tern/$(1): $$($(1)_OBJ) $(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
 ternd_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(wildcard master/*.c))
 $(B)/sbin/ternd: $(ternd_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tern_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(wildcard ctl/*.c))
 $(B)/sbin/tern: $(tern_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link against libcommon and, where named t/unit/<daemon>_*.c,
 # against that daemon's objects except main.o.
 $(B)/t/%: t/unit/%.c $(LIBCOMMON) t/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
 	    $(filter-out %/main.o,$(foreach d,$(DAEMONS),$(if $(filter $(d)_%,$*),$($(d)_OBJ)))) \
 	    $(LIBCOMMON) $(LDLIBS)
 
@@ -94,10 +100,10 @@ check-quick: all
 deps:
 	@sh t/lib/install-deps.sh
 
-asan:
+asan: deps
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" all
-	TERN_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	TERN_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=/tmp/tern-asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PROVE) -v --timer t/*.t
 
 # --- demo ------------------------------------------------------------------
