@@ -33,17 +33,39 @@ static void	session_read(struct bufferevent *, void *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
 
-/* session_reply - one reply line (multi-line replies build their own) */
+/*
+ * session_reply - one reply line into s->out (multi-line replies build
+ * their own).  Replies are written by session_flush once the input at
+ * hand is processed: the replies to a pipelined group go out in one
+ * write, and the socket's write event is only armed when the kernel
+ * cannot take everything at once.
+ */
 void
 session_reply(struct session *s, const char *fmt, ...)
 {
 	va_list	 ap;
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add_vprintf(s->out, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(s->out, "\r\n", 2);
+}
+
+/* session_flush - write pending replies straight to the socket */
+void
+session_flush(struct session *s)
+{
+	struct evbuffer	*bout = bufferevent_get_output(s->bev);
+	int		 fd = bufferevent_getfd(s->bev);
+
+	if (evbuffer_get_length(s->out) == 0)
+		return;
+	if (evbuffer_get_length(bout) == 0)
+		while (evbuffer_get_length(s->out) > 0 &&
+		    evbuffer_write(s->out, fd) > 0)
+			;
+	if (evbuffer_get_length(s->out) > 0)
+		bufferevent_write_buffer(s->bev, s->out);
 }
 
 static void
@@ -52,10 +74,22 @@ session_free(struct session *s)
 	tx_reset(s);
 	smtpd_session_gone(s);
 	bufferevent_free(s->bev);
+	evbuffer_free(s->out);
+	if (s->ev_close != NULL)
+		event_free(s->ev_close);
 	free(s);
 }
 
-/* session_close - close once pending replies are written */
+static void
+close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	session_free(arg);
+}
+
+/*
+ * session_close - close once pending replies are written.  Never frees
+ * at once: callers up the stack may still hold the session.
+ */
 void
 session_close(struct session *s, const char *reason)
 {
@@ -66,8 +100,11 @@ session_close(struct session *s, const char *reason)
 	s->closing = true;
 	s->state = ST_QUIT;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_free(s);
+	session_flush(s);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		s->ev_close = evtimer_new(smtpd.d.base, close_cb, s);
+		event_active(s->ev_close, EV_TIMEOUT, 0);
+	}
 }
 
 static void
@@ -117,12 +154,14 @@ session_new(int fd, struct sockaddr *sa, int socklen)
 	s->pol.default_virtual_mta = NULL;
 	s->pol.matched = NULL;
 	s->tx.fd = -1;
+	s->out = evbuffer_new();
 	buf_init(&s->tx.hdr, SMTP_HDR_MAX);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->bev = bufferevent_socket_new(smtpd.d.base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		close(fd);
+		evbuffer_free(s->out);
 		free(s);
 		return;
 	}
@@ -151,6 +190,7 @@ session_new(int fd, struct sockaddr *sa, int socklen)
 		return;
 	}
 	session_reply(s, "220 %s ESMTP Tern", smtpd.d.cfg->host_name);
+	session_flush(s);
 }
 
 /* tx_reset - forget the transaction; tell queued to drop a tmp file */
@@ -228,7 +268,7 @@ helo_ok(const char *s)
 static void
 cmd_helo(struct session *s, const char *args, bool esmtp)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = s->out;
 
 	if (!helo_ok(args)) {
 		session_reply(s, "501 5.5.4 Syntax: %s hostname",
@@ -534,7 +574,9 @@ process_input(struct session *s)
 		if (one_line(s, in) == 0)
 			break;
 	}
-	timeouts(s);
+	session_flush(s);
+	if (!s->closing)
+		timeouts(s);
 }
 
 /* session_resume - queued answered: carry on with held input */
@@ -576,7 +618,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		}
 		session_reply(s, "421 4.4.2 %s Timeout, closing connection",
 		    smtpd.d.cfg->host_name);
-		session_close(s, "timeout");
+		session_close(s, "timeout");		/* flushes */
 		return;
 	}
 	/* EOF or error: whatever transaction was open is abandoned. */

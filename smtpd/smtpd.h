@@ -75,6 +75,8 @@ struct session {
 	uint32_t	 slot;
 	uint32_t	 gen;
 	struct bufferevent *bev;
+	struct evbuffer	*out;		/* replies not yet written */
+	struct event	*ev_close;	/* deferred free */
 	struct sockaddr_storage ss;
 	char		 ip[64];
 	struct src_policy pol;
@@ -125,6 +127,7 @@ void	 session_new(int fd, struct sockaddr *, int socklen);
 void	 session_reply(struct session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 session_close(struct session *, const char *reason);
+void	 session_flush(struct session *);
 void	 session_resume(struct session *);
 void	 session_queue_lost(struct session *);
 void	 tx_reset(struct session *);
