@@ -68,6 +68,7 @@ struct session {
 	int		 busy;		/* >0 inside a reply handler */
 	bool		 dead;		/* freed while busy: free after */
 	bool		 listed;	/* on dq->idle */
+	struct evbuffer	*out;		/* commands not yet written */
 	bool		 connecting;	/* counted in dq->nconnecting */
 };
 
@@ -88,16 +89,37 @@ ststr(enum sstate st)
 	return n[st];
 }
 
+/*
+ * s_send - a command into s->out; s_flush writes them straight to the
+ * socket once the reply at hand is handled (a pipelined envelope in one
+ * write, no write-event churn), or hands them to the bufferevent when
+ * it still has output queued (order is kept either way).
+ */
 static void
 s_send(struct session *s, const char *fmt, ...)
 {
 	va_list	 ap;
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add_vprintf(s->out, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(s->out, "\r\n", 2);
+}
+
+static void
+s_flush(struct session *s)
+{
+	struct evbuffer	*bout;
+
+	if (s->bev == NULL || evbuffer_get_length(s->out) == 0)
+		return;
+	bout = bufferevent_get_output(s->bev);
+	if (evbuffer_get_length(bout) == 0)
+		while (evbuffer_get_length(s->out) > 0 &&
+		    evbuffer_write(s->out, bufferevent_getfd(s->bev)) > 0)
+			;
+	if (evbuffer_get_length(s->out) > 0)
+		bufferevent_write_buffer(s->bev, s->out);
 }
 
 static void
@@ -147,6 +169,7 @@ s_release(struct session *s, bool kick)
 	if (s->ev_idle != NULL)
 		event_free(s->ev_idle);
 	buf_free(&s->reply);
+	evbuffer_free(s->out);
 	dq->nsessions--;
 	dd.nsessions--;
 	free(s);
@@ -186,6 +209,8 @@ s_quit(struct session *s)
 {
 	s->st = SS_QUIT;
 	s_send(s, "QUIT");
+	/* Through the bufferevent: its write callback frees the session. */
+	bufferevent_write_buffer(s->bev, s->out);
 	bufferevent_disable(s->bev, EV_READ);
 	s_timeout(s, 10);
 }
@@ -202,6 +227,7 @@ s_try_next(struct session *s, const char *why)
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 	}
+	evbuffer_drain(s->out, evbuffer_get_length(s->out));
 	if (++s->desti < dq->ndests && s->desti < pol(s)->mx_connection_attempts) {
 		s_connect(s);
 		return;
@@ -292,6 +318,7 @@ session_start(struct dqueue *dq)
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->dq = dq;
+	s->out = evbuffer_new();
 	buf_init(&s->reply, REPLY_LINE_MAX * REPLY_LINES_MAX);
 	dq->nsessions++;
 	dq->nconnecting++;
@@ -349,9 +376,10 @@ session_give(struct session *s, struct job *j)
 		s->st = SS_RSET;
 		s_send(s, "RSET");
 		s_timeout(s, pol(s)->to.mail);
-		return;
-	}
-	start_txn(s);
+	} else
+		start_txn(s);
+	if (s->busy == 0)
+		s_flush(s);
 }
 
 /* session_wake_idle - idle connections take waiting jobs */
@@ -718,6 +746,7 @@ s_read(struct bufferevent *bev, void *arg)
 		if (s->bev == NULL || s->st == SS_QUIT)
 			return;
 	}
+	s_flush(s);
 	if (evbuffer_get_length(in) > REPLY_LINE_MAX)
 		s_abort(s, "4.5.0", "overlong SMTP reply line");
 }
@@ -783,6 +812,8 @@ s_write(struct bufferevent *bev, void *arg)
 	}
 	if (s->st != SS_BODY)
 		return;
+	if (evbuffer_get_length(s->out) > 0)
+		bufferevent_write_buffer(bev, s->out);
 	if ((r = fill_body(s)) == 1) {
 		s_timeout(s, pol(s)->to.send);
 		return;
