@@ -171,14 +171,24 @@ wanted(const char *type)
 	    (strcmp(type, "tq") == 0 && (r & ACCT_TQ));
 }
 
-/* acct_row - one row into the batch buffer */
+/* acct_add_raw - a row kept in the done log, written again at replay */
 void
-acct_row(const char *type, const struct msg *m, const char *rcpt,
+acct_add_raw(const char *row)
+{
+	if (qd.acct_fd == -1 || *row == '\0')
+		return;
+	buf_addstr(&qd.acct_buf, row);
+	buf_add(&qd.acct_buf, "\r\n", 2);
+}
+
+/* acct_row - one row, without its CRLF, into b (nothing if not wanted) */
+void
+acct_row(struct buf *b, const char *type, const struct msg *m,
+    const char *rcpt,
     const char *status, const char *diag, const char *dsnmta,
     const char *bcat, const char *src, const char *dst, const char *esmtp,
     const char *queue)
 {
-	struct buf	*b = &qd.acct_buf;
 	char		 now[40], queued[40], st[120], size[24];
 	const char	*action;
 
@@ -213,7 +223,6 @@ acct_row(const char *type, const struct msg *m, const char *rcpt,
 	field(b, "", true);			/* envId */
 	field(b, queue, true);
 	field(b, m->pool, true);
-	buf_add(b, "\r\n", 2);
 }
 
 /* --- rotation and compression ----------------------------------------- */

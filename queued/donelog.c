@@ -75,9 +75,10 @@ done_checkpoint(bool force)
 }
 
 /* apply_line - mark one recipient final in its file, if still there */
-static void
+static bool
 apply_line(const char *id, uint64_t idx, char st, unsigned *napplied)
 {
+	bool	 applied = false;
 	struct spool_env env;
 	const char	*why;
 	char		 path[64];
@@ -88,15 +89,18 @@ apply_line(const char *id, uint64_t idx, char st, unsigned *napplied)
 		fd = openat(qd.spool_fd, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd == -1)
-		return;			/* removed already: nothing to do */
+		return false;		/* removed: its rows were written */
 	if (spool_env_read(fd, &env, &why) == 0) {
 		if (idx < env.nrcpt && env.rcpts[idx].status == RS_PENDING &&
-		    pwrite(fd, &st, 1, env.rcpts[idx].status_off) == 1)
+		    pwrite(fd, &st, 1, env.rcpts[idx].status_off) == 1) {
 			(*napplied)++;
+			applied = true;
+		}
 		spool_env_free(&env);
 	}
 	/* A file that does not parse is left to recover.c's quarantine. */
 	close(fd);
+	return applied;
 }
 
 /* done_replay - at start, before the spool is loaded */
@@ -121,20 +125,25 @@ done_replay(void)
 		    - buf))) != NULL; line = next + 1) {
 			uint64_t idx;
 			char	 st, idxs[16];
+			int	 pos = 0;
 
 			*next = '\0';
 			n++;
-			if (sscanf(line, "%16s %15s %c", id, idxs, &st) != 3 ||
-			    !spool_id_ok(id) ||
+			if (sscanf(line, "%16s %15s %c%n", id, idxs, &st, &pos) !=
+			    3 || !spool_id_ok(id) ||
 			    parse_u64(idxs, 0, SPOOL_RCPT_MAX, &idx) == -1 ||
 			    (st != RS_DELIVERED && st != RS_BOUNCED)) {
 				bad++;
 				continue;
 			}
-			apply_line(id, idx, st, &napplied);
+			/* Still pending: its accounting row may be missing. */
+			if (apply_line(id, idx, st, &napplied) &&
+			    line[pos] == ' ')
+				acct_add_raw(line + pos + 1);
 		}
 		free(buf);
 	}
+	acct_flush();
 	done_open();
 	if (n > 0)
 		log_info("recovery: done.log had %u outcomes, %u applied to "

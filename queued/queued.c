@@ -132,9 +132,9 @@ queued_main(int argc, char **argv)
 	commit_init();
 	recycle_init();
 	sched_init();
+	acct_open();
 	done_replay();
 	recover_spool();
-	acct_open();
 	if (mkdir_p(qd.d.cfg->run_dir, 0755) == -1)
 		fatal("mkdir %s", qd.d.cfg->run_dir);
 	if (!bsnprintf(path, sizeof(path), "%s/queued.sock",

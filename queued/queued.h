@@ -244,11 +244,13 @@ void	 done_checkpoint(bool force);
 
 /* acct.c */
 void	 acct_open(void);
-void	 acct_row(const char *type, const struct msg *, const char *rcpt,
+void	 acct_row(struct buf *, const char *type, const struct msg *,
+	    const char *rcpt,
 	    const char *status, const char *diag, const char *dsnmta,
 	    const char *bcat, const char *src, const char *dst,
 	    const char *esmtp, const char *queue);
 void	 acct_flush(void);
+void	 acct_add_raw(const char *row);
 void	 acct_close(void);
 
 /* ctl.c */

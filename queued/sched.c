@@ -479,8 +479,9 @@ final_of(struct qresult *r, unsigned i, bool exp)
 	return oc == 'D' ? RS_DELIVERED : oc == 'B' ? RS_BOUNCED : 0;
 }
 
+/* account - the accounting row for one outcome, into b */
 static void
-account(struct qresult *r, unsigned i, char fin, bool exp)
+account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 {
 	struct qentry	*qe = r->job->qe;
 	struct msg	*m = qe->m;
@@ -498,7 +499,7 @@ account(struct qresult *r, unsigned i, char fin, bool exp)
 		type = r->queue_level ? "tq" : "t";
 		cat = bcat_classify(qd.bcat, status, r->r[i].diag);
 	}
-	acct_row(type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
+	acct_row(b, type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
 	    r->ip, r->esmtp, qe->q->name);
 }
 
@@ -563,13 +564,8 @@ apply(struct qresult *r, uint64_t now)
 		struct msg_rcpt	*mr = &m->rcpts[r->r[i].idx];
 		char		 fin = final_of(r, i, exp);
 
-		if (exp && r->r[i].outcome == 'T') {
+		if (exp && r->r[i].outcome == 'T')
 			qd.n_expired++;
-			if (strcmp(r->r[i].status, "4.4.7") != 0)
-				tern_strlcpy(r->r[i].status, "4.4.7",
-				    sizeof(r->r[i].status));
-		}
-		account(r, i, fin, exp);
 		if (fin == 0) {
 			q->n_deferred++;
 			qd.n_deferred++;
@@ -618,30 +614,44 @@ apply(struct qresult *r, uint64_t now)
 }
 
 /*
- * results_run - the group commit of outcomes: (1) every final outcome of
- * the batch goes into the done log with one fdatasync, (2) only then
- * accounting rows, status bytes and removals.
+ * results_run - the group commit of outcomes.  Order:
+ * (1) every final outcome of the batch, with its accounting row, goes
+ *     into the done log with one fdatasync: the recipients are final;
+ * (2) the accounting rows are written;
+ * (3) only then status bytes, retries and removals.
+ * A crash after (1) replays the log at start: a recipient still pending
+ * in a file still present is marked and its row written (again, if (2)
+ * had happened: a duplicate row, never a missing one).
  */
 static void
 results_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct qresult	*r;
-	struct buf	 log;
+	struct buf	 log, row;
 	uint64_t	 now = (uint64_t)time(NULL);
 	unsigned	 i;
 
-	buf_init(&log, 64 * 1024 * 1024);
+	buf_init(&log, 256 * 1024 * 1024);
+	buf_init(&row, 64 * 1024);
 	TAILQ_FOREACH(r, &qd.results, link) {
 		bool exp = expired(r->job->qe, now);
 
 		for (i = 0; i < r->n; i++) {
 			char fin = final_of(r, i, exp);
 
+			if (exp && r->r[i].outcome == 'T')
+				tern_strlcpy(r->r[i].status, "4.4.7",
+				    sizeof(r->r[i].status));
+			buf_reset(&row);
+			account(&row, r, i, fin, exp);
 			if (fin != 0)
-				buf_printf(&log, "%s %u %c\n", r->job->qe->m->id,
-				    r->r[i].idx, fin);
+				buf_printf(&log, "%s %u %c %s\n",
+				    r->job->qe->m->id, r->r[i].idx, fin,
+				    row.len ? row.data : "");
+			acct_add_raw(row.len ? row.data : "");
 		}
 	}
+	buf_free(&row);
 	if (log.len > 0 && done_append(&log) == -1) {
 		/*
 		 * Not durable: report nothing, forget the outcomes.  The
@@ -649,6 +659,7 @@ results_run(evutil_socket_t fd, short what, void *arg)
 		 */
 		log_warnx("done log write failed; %u results dropped",
 		    qd.nresults);
+		buf_reset(&qd.acct_buf);
 		while ((r = TAILQ_FIRST(&qd.results)) != NULL) {
 			struct qentry *qe = r->job->qe;
 
@@ -663,13 +674,13 @@ results_run(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	buf_free(&log);
+	acct_flush();
 	while ((r = TAILQ_FIRST(&qd.results)) != NULL) {
 		TAILQ_REMOVE(&qd.results, r, link);
 		apply(r, now);
 		result_free(r);
 	}
 	qd.nresults = 0;
-	acct_flush();
 	index_del_flush();
 	retry_arm();
 	done_checkpoint(false);

@@ -106,7 +106,7 @@ class Tern:
             '  0/0: { always-allow-relaying: no }\n')
         self.extra = extra
         # Never leave 127/8: a dead local nameserver unless told otherwise,
-        # and by default every domain routed to a closed local port.
+        # and by default every domain routed to a closed local port (a route in "*" applies to every domain).
         self.dns_port = dns_port or free_port()
         self.closed_port = free_port()
         self.domains = domains or (
