@@ -55,20 +55,25 @@ bash "$shared/relay-bench.sh" -n "$N" -s "$S" -l "$L" -r "$R" -L tern \
 
 # --- ratios -----------------------------------------------------------------
 /usr/bin/python3 - "$out/postfix.txt" "$out/tern.txt" <<'PY'
-import re, sys
-def summ(path):
+import re, statistics, sys
+def runs(path):
     d = {}
     for line in open(path):
-        if line.startswith("SUMMARY"):
+        if line.startswith("RESULT"):
             kv = dict(re.findall(r"(\w+)=([-\d.]+)", line))
-            d[(kv.get("sessions"), kv.get("size"))] = kv
+            d.setdefault((kv["sessions"], kv["size"]), []).append(kv)
     return d
-p, t = summ(sys.argv[1]), summ(sys.argv[2])
+def med(rs, k):
+    return statistics.median(float(r.get(k, 0)) for r in rs)
+p, t = runs(sys.argv[1]), runs(sys.argv[2])
 for k in sorted(t):
-    if k not in p: continue
-    pm, tm = float(p[k].get("msgs_per_s", 0)), float(t[k].get("msgs_per_s", 0))
-    pc, tc = float(p[k].get("mta_us_per_msg", 0)), float(t[k].get("mta_us_per_msg", 0))
-    print("sessions=%s size=%s  postfix %.0f msg/s %.0f us/msg | tern %.0f msg/s %.0f us/msg | "
-          "throughput x%.2f, cpu/msg x%.2f" % (k[0], k[1], pm, pc, tm, tc,
-          tm / pm if pm else 0, tc / pc if pc else 0))
+    if k not in p:
+        continue
+    pm, tm = med(p[k], "msgs_per_s"), med(t[k], "msgs_per_s")
+    pc, tc = med(p[k], "mta_us_per_msg"), med(t[k], "mta_us_per_msg")
+    print("sessions=%s size=%s: postfix %.0f msg/s, %.0f us CPU/msg | "
+          "tern %.0f msg/s, %.0f us CPU/msg | throughput x%.2f, "
+          "CPU per message x%.3f (medians of %d runs)" % (k[0], k[1], pm,
+          pc, tm, tc, tm / pm if pm else 0, tc / pc if pc else 0,
+          len(t[k])))
 PY
