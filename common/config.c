@@ -134,8 +134,9 @@ scalar_bool(const char *s, bool *out)
 	return false;
 }
 
-static bool
-valid_name(const char *s)
+/* config_name_ok - a virtual-mta, pool or job-free name */
+bool
+config_name_ok(const char *s)
 {
 	size_t	 n = strlen(s);
 
@@ -343,7 +344,7 @@ set_field(struct ctx *c, const struct field *f, void *base, unsigned *set,
 		}
 		break;
 	case F_NAME:
-		if (!valid_name(s)) {
+		if (!config_name_ok(s)) {
 			cerr(c, v, "%s: \"%s\" is not a valid name (letters, "
 			    "digits, '-', '_', '.', at most %d)", f->key, s,
 			    CFG_NAME_MAX);
@@ -777,7 +778,7 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 		if (ks != NULL && seen_before(c, &seen, k, "virtual-mtas", ks))
 			continue;
 
-		if (ks == NULL || !valid_name(ks)) {
+		if (ks == NULL || !config_name_ok(ks)) {
 			cerr(c, k, "virtual-mtas: \"%s\" is not a valid name",
 			    ks ? ks : "");
 			continue;
@@ -833,7 +834,7 @@ pool_weighted(struct ctx *c, const char *ks, struct cfg_pool *pl,
 		yaml_node_t *k = node(c, pair->key), *wv = node(c, pair->value);
 		const char *name = scalar(k), *ws = scalar(wv);
 
-		if (name == NULL || !valid_name(name)) {
+		if (name == NULL || !config_name_ok(name)) {
 			cerr(c, k, "%s: expected virtual-mta names", ks);
 			continue;
 		}
@@ -875,7 +876,7 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 		    "virtual-mta-pools", ks))
 			continue;
 
-		if (ks == NULL || !valid_name(ks)) {
+		if (ks == NULL || !config_name_ok(ks)) {
 			cerr(c, k, "virtual-mta-pools: \"%s\" is not a valid "
 			    "name", ks ? ks : "");
 			continue;
@@ -901,7 +902,7 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 			yaml_node_t *iv = node(c, *it);
 			const char *s = scalar(iv);
 
-			if (s == NULL || !valid_name(s)) {
+			if (s == NULL || !config_name_ok(s)) {
 				cerr(c, iv, "%s: expected virtual-mta names",
 				    ks);
 				continue;
@@ -1067,7 +1068,7 @@ parse_bcpat(const char *s, struct cfg_bcpat *p)
 	end++;
 	while (*end == ' ' || *end == '\t')
 		end++;
-	if (!valid_name(end)) {
+	if (!config_name_ok(end)) {
 		free(p->regex);
 		p->regex = NULL;
 		return -1;

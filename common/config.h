@@ -252,6 +252,7 @@ void		 config_domain_policy(const struct tern_config *,
 const struct cfg_vmta *config_vmta(const struct tern_config *, const char *);
 const struct cfg_pool *config_pool(const struct tern_config *, const char *);
 bool		 config_vmta_or_pool(const struct tern_config *, const char *);
+bool		 config_name_ok(const char *);
 char		*config_peek_run_dir(const char *);
 int		 config_parse_hostport(const char *, uint16_t defport,
 		    struct cfg_addr *, const char **err);

@@ -657,6 +657,18 @@ peer_event(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static int
+unix_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (!bsnprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 /* ipc_listen_unix - bind a fresh socket, replacing a stale one */
 int
 ipc_listen_unix(const char *path, mode_t mode)
@@ -664,12 +676,8 @@ ipc_listen_unix(const char *path, mode_t mode)
 	struct sockaddr_un sun;
 	int		   fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (!bsnprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path)) {
-		errno = ENAMETOOLONG;
+	if (unix_addr(path, &sun) == -1)
 		return -1;
-	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) == -1)
 		return -1;
@@ -690,12 +698,8 @@ ipc_connect_unix(const char *path)
 	struct sockaddr_un sun;
 	int		   fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (!bsnprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path)) {
-		errno = ENAMETOOLONG;
+	if (unix_addr(path, &sun) == -1)
 		return -1;
-	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {

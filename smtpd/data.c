@@ -110,18 +110,6 @@ header_value(struct tx *t, char *dst, size_t dsz)
 }
 
 static bool
-vmta_name_ok(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
-		    *s != '.')
-			return false;
-	return true;
-}
-
-static bool
 job_ok(const char *s)
 {
 	if (*s == '\0')
@@ -145,7 +133,7 @@ header_flush(struct session *s)
 	case HK_XVMTA:
 		header_value(t, v, SPOOL_NAME_MAX + 1);
 		/* An unknown name leaves the source's default in force. */
-		if (s->pol.xvmta && vmta_name_ok(v) &&
+		if (s->pol.xvmta && config_name_ok(v) &&
 		    config_vmta_or_pool(smtpd.d.cfg, v))
 			tern_strlcpy(t->vmta, v, sizeof(t->vmta));
 		break;
