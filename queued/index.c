@@ -113,6 +113,8 @@ put_one(MDB_txn *txn, const struct msg *m)
 	r.version = INDEX_VERSION;
 	r.pending = m->npending;
 	r.arrival = m->arrival;
+	r.next_attempt = m->next;
+	r.attempts = m->attempts;
 	return mdb_put(txn, qd.dbi, &k, &v, 0);
 }
 
@@ -211,6 +213,92 @@ index_del_flush(void)
 		index_failed(rc);
 }
 
+static struct idx_put {
+	char	 id[SPOOL_ID_LEN];
+	struct idx_rec r;
+}		*iputs;
+static unsigned	 niputs, capiputs;
+
+/* index_put_later - a message's retry state, written once per batch */
+void
+index_put_later(const struct msg *m)
+{
+	struct idx_put *p;
+
+	if (!qd.index_ok)
+		return;
+	if (niputs == capiputs) {
+		capiputs = capiputs ? capiputs * 2 : 256;
+		iputs = xreallocarray(iputs, capiputs, sizeof(*iputs));
+	}
+	p = &iputs[niputs++];
+	memcpy(p->id, m->id, SPOOL_ID_LEN);
+	memset(&p->r, 0, sizeof(p->r));
+	p->r.version = INDEX_VERSION;
+	p->r.pending = m->npending;
+	p->r.arrival = m->arrival;
+	p->r.next_attempt = m->next;
+	p->r.attempts = m->attempts;
+}
+
+void
+index_put_flush(void)
+{
+	MDB_txn	*txn;
+	unsigned i;
+	int	 rc;
+
+	if (niputs == 0 || !qd.index_ok) {
+		niputs = 0;
+		return;
+	}
+	if ((rc = mdb_txn_begin(qd.mdb, NULL, 0, &txn)) != 0) {
+		index_failed(rc);
+		niputs = 0;
+		return;
+	}
+	for (i = 0; i < niputs; i++) {
+		MDB_val k = { SPOOL_ID_LEN, iputs[i].id };
+		MDB_val v = { sizeof(iputs[i].r), &iputs[i].r };
+
+		if ((rc = mdb_put(txn, qd.dbi, &k, &v, 0)) != 0) {
+			mdb_txn_abort(txn);
+			index_failed(rc);
+			niputs = 0;
+			return;
+		}
+	}
+	niputs = 0;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		index_failed(rc);
+}
+
+/*
+ * index_get_retry - at recovery: the retry state a message had, so a
+ * restart does not retry the whole deferred backlog at once.  The file
+ * stays the truth: a record that does not fit is ignored.
+ */
+void
+index_get_retry(struct msg *m)
+{
+	MDB_txn		*txn;
+	MDB_val		 k = { SPOOL_ID_LEN, m->id }, v = { 0, NULL };
+	struct idx_rec	 r;
+
+	if (!qd.index_ok || mdb_txn_begin(qd.mdb, NULL, MDB_RDONLY, &txn) != 0)
+		return;
+	if (mdb_get(txn, qd.dbi, &k, &v) == 0 && v.mv_size == sizeof(r)) {
+		memcpy(&r, v.mv_data, sizeof(r));
+		if (r.version == INDEX_VERSION && r.arrival == m->arrival &&
+		    r.attempts < 10000 && r.next_attempt <
+		    m->arrival + UNITS_DURATION_MAX) {
+			m->attempts = r.attempts;
+			m->next = r.next_attempt;
+		}
+	}
+	mdb_txn_abort(txn);
+}
+
 /* index_reconcile - drop stale records, add missing ones, fix bad ones */
 void
 index_reconcile(void)
@@ -224,7 +312,6 @@ index_reconcile(void)
 	char		 id[SPOOL_ID_LEN + 1];
 	int		 rc;
 
-	index_open();
 	if (!qd.index_ok)
 		return;
 	if ((rc = mdb_txn_begin(qd.mdb, NULL, 0, &txn)) != 0 ||

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "queued.h"
@@ -161,11 +162,17 @@ msg_enqueue(struct msg *m)
 		qe->st = QE_READY;
 		r->qe = qe;
 		TAILQ_INSERT_TAIL(&q->entries, qe, entry);
-		TAILQ_INSERT_TAIL(&q->ready, qe, rlink);
 		m->nqe++;
 		q->nmsg++;
 		q->bytes += m->size;
-		sched_kick(q);
+		/* Recovered with a retry time still ahead: wait for it. */
+		if (m->next > (uint64_t)time(NULL))
+			sched_defer_at(qe, m->next, m->attempts);
+		else {
+			qe->attempts = m->attempts;
+			TAILQ_INSERT_TAIL(&q->ready, qe, rlink);
+			sched_kick(q);
+		}
 	}
 }
 

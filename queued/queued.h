@@ -49,6 +49,8 @@ struct msg {
 	unsigned	 npending;
 	unsigned	 nqe;		/* qentries still holding it */
 	bool		 in_new;	/* file still in new/, not cur/ */
+	uint32_t	 attempts;	/* retry state, kept in the index */
+	uint64_t	 next;
 	struct msg_rcpt	*rcpts;
 	char		*sender;
 	char		*srcmta;	/* "helo (ip)" for accounting */
@@ -224,6 +226,9 @@ void	 index_close(void);
 void	 index_put_batch(struct msg **, unsigned);
 void	 index_del(const char *id);
 void	 index_del_later(const char *id);
+void	 index_put_later(const struct msg *);
+void	 index_put_flush(void);
+void	 index_get_retry(struct msg *);
 void	 index_del_flush(void);
 void	 index_reconcile(void);
 
@@ -235,6 +240,7 @@ int	 sched_ready(struct ipc_peer *, struct ipc_msg *);
 int	 sched_result(struct ipc_peer *, struct ipc_msg *);
 void	 sched_peer_gone(struct ipc_peer *);
 void	 sched_reload(void);
+void	 sched_defer_at(struct qentry *, uint64_t when, uint32_t attempts);
 
 /* donelog.c */
 int	 done_open(void);

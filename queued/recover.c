@@ -157,6 +157,7 @@ load_one(const char *rel, const char *id, bool from_new)
 				m->in_new = true;
 			}
 		}
+		index_get_retry(m);
 		msg_enqueue(m);
 		qd.n_recovered++;
 	}
@@ -216,6 +217,7 @@ recover_spool(void)
 
 	make_dirs();
 	purge_tmp();
+	index_open();		/* retry state for the messages loaded below */
 	/* cur/ first: a file found in both places is kept in cur/. */
 	for (i = 0; i < 256; i++) {
 		snprintf(dir, sizeof(dir), "cur/%02x", i);

@@ -123,6 +123,19 @@ retry_arm(void)
 	evtimer_add(qd.ev_retry, &tv);
 }
 
+/* sched_defer_at - a qentry waits until when (recovery) */
+void
+sched_defer_at(struct qentry *qe, uint64_t when, uint32_t attempts)
+{
+	qe->st = QE_DEFERRED;
+	qe->next = when;
+	qe->attempts = attempts;
+	qe->q->ndeferred++;
+	heap_push(qe);
+	if (qd.ev_retry != NULL)
+		retry_arm();
+}
+
 /* --- dispatch ---------------------------------------------------------- */
 
 /* sched_kick - the queue may have work: schedule a pass over it */
@@ -520,6 +533,10 @@ retry_later(struct qentry *qe, uint64_t now)
 	qe->st = QE_DEFERRED;
 	qe->q->ndeferred++;
 	heap_push(qe);
+	if (qe->attempts > qe->m->attempts)
+		qe->m->attempts = qe->attempts;
+	qe->m->next = qe->next;
+	index_put_later(qe->m);
 	/*
 	 * A message that waits goes from new/ to its bucket in cur/; one
 	 * delivered at the first attempt never pays for the move.
@@ -681,6 +698,7 @@ results_run(evutil_socket_t fd, short what, void *arg)
 		result_free(r);
 	}
 	qd.nresults = 0;
+	index_put_flush();
 	index_del_flush();
 	retry_arm();
 	done_checkpoint(false);
