@@ -205,8 +205,6 @@ daemon_init(struct daemon *d, int argc, char **argv)
 	if ((s = getenv("TERN_MASTER")) != NULL && strcmp(s, "1") == 0) {
 		const char *path = getenv("TERN_CONFIG_PATH");
 
-		/* Die with ternd even if the link is slow to say so. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		d->cfg = load_from_fd(4, path ? path : "tern.yaml", &err);
 		close(4);
 		if ((s = getenv("TERN_LISTEN_FDS")) != NULL) {
@@ -229,6 +227,15 @@ daemon_init(struct daemon *d, int argc, char **argv)
 		d->prejail(d, getenv("TERN_MASTER") != NULL);
 	if (privsep_drop(d->cfg->user) == -1)
 		fatalx("cannot drop privileges");
+	/*
+	 * Die with ternd even if the link is slow to say so (set after the
+	 * drop: a change of credentials clears it).
+	 */
+	if (getenv("TERN_MASTER") != NULL) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			fatalx("ternd is gone");
+	}
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	/* Three priorities: 0 urgent, 1 default, 2 batch work (commits). */

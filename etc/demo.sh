@@ -14,19 +14,27 @@ port=${TERN_DEMO_PORT:-2525}
 sinkport=${TERN_DEMO_SINK_PORT:-2526}
 tern="$top/$B/sbin/tern -f $demo/tern.yaml"
 mkdir -p "$demo"
+state="$demo"
 user_line=""
 if [ "$(id -u)" = 0 ]; then
-	# As root ternd drops the daemons to this user; let it reach ./demo.
+	# As root ternd drops the daemons to this user; it must reach the
+	# spool.  Under a private home (mode 0700) keep the state in /tmp.
 	user_line="user: nobody"
 	chmod 755 "$demo"
+	if ! runuser -u nobody -- test -x "$demo" 2>/dev/null; then
+		state=/tmp/tern-demo
+		mkdir -p "$state"
+		chmod 755 "$state"
+		echo "(spool, sockets and logs in $state: nobody cannot reach $demo)"
+	fi
 fi
 cat > "$demo/tern.yaml" <<EOC
 # Tern demo configuration, written by "make demo".  Edit it and run
 # "$B/sbin/tern -f demo/tern.yaml reload" to apply changes.
 host-name: tern-demo.localdomain
-spool-dir: $demo/spool
-run-dir: $demo/run
-log-dir: $demo/log
+spool-dir: $state/spool
+run-dir: $state/run
+log-dir: $state/log
 $user_line
 smtp-listener: ["127.0.0.1:$port"]
 max-message-size: 50M
@@ -86,8 +94,8 @@ echo
 echo "== $B/sbin/tern -f demo/tern.yaml show queues"
 $tern show queues
 echo
-echo "== accounting rows (demo/log/acct.csv)"
-cat "$demo/log/acct.csv"
+echo "== accounting rows ($state/log/acct.csv)"
+cat "$state/log/acct.csv"
 cat <<EOM
 
 Tern keeps running in the foreground (Ctrl-C stops it and the sink).

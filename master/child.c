@@ -96,8 +96,11 @@ exec_child(int link, struct child *c)
 	setenv("TERN_CONFIG_PATH", td.path, 1);
 	setenv("TERN_LISTEN_FDS", nfds, 1);
 	signal(SIGPIPE, SIG_DFL);
-	if (td.root && privsep_drop(td.cfg->user) == -1)
-		_exit(126);
+	/*
+	 * The daemon drops to "user" itself, right after reading its
+	 * configuration (daemon.c), like OpenSMTPD's re-executed roles:
+	 * the binaries need not be reachable by that user.
+	 */
 	snprintf(path, sizeof(path), "%s/%s", td.libexec, c->name);
 	argv[argc++] = (char *)c->name;
 	if (c->vmta[0] != '\0') {
