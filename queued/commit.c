@@ -232,6 +232,21 @@ fail:
 	return 0;
 }
 
+/* max_size_anywhere - the largest max-message-size of any source */
+static uint64_t
+max_size_anywhere(void)
+{
+	const struct tern_config *cfg = qd.d.cfg;
+	uint64_t		  m = cfg->max_message_size;
+	unsigned		  i;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if ((cfg->sources[i].set & SRC_MAXSIZE) &&
+		    cfg->sources[i].max_message_size > m)
+			m = cfg->sources[i].max_message_size;
+	return m;
+}
+
 /* finish_file - patch the body length, append the tail, fdatasync */
 static int
 finish_file(struct rx *rx)
@@ -240,6 +255,7 @@ finish_file(struct rx *rx)
 	char		 blen[17];
 	int		 r = -1;
 	off_t		 end;
+	uint64_t	 lim;
 
 	/*
 	 * The body ends where smtpd's writes left the shared file offset
@@ -270,6 +286,15 @@ finish_file(struct rx *rx)
 		}
 	}
 	rx->size = (uint64_t)(end - rx->env.body_off);
+	/* smtpd enforces max-message-size; a body far past it is refused. */
+	lim = max_size_anywhere();
+	if (lim != UNITS_SIZE_UNLIMITED && rx->size > lim * 2 + (1 << 20)) {
+		log_warnx("%s: body of %llu bytes is far over "
+		    "max-message-size; refused", rx->env.id,
+		    (unsigned long long)rx->size);
+		errno = EFBIG;
+		return -1;
+	}
 	spool_blen_fmt(rx->size, blen);
 	buf_init(&tail, SPOOL_REC_MAX * 4);
 	if (pwrite(rx->fd, blen, 16, rx->env.blen_off) == 16 &&
