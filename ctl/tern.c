@@ -11,6 +11,7 @@
  * See:          tern(1).
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,8 @@ usage(void)
 	    "commands:\n"
 	    "  check-config          validate the file (exit 0 or 1)\n"
 	    "  show status           daemons, configuration in force, totals\n"
-	    "  show queues           queues (domain/vmta) and their sizes\n"
+	    "  show queues [PATTERN] queues (domain/vmta) and their sizes;\n"
+	    "                        PATTERN as in pmta: */mta1, gmail.com/*\n"
 	    "  reload                validate, then apply without a restart\n");
 	exit(2);
 }
@@ -224,8 +226,22 @@ cmd_show_status(void)
 	return rc;
 }
 
+/* filter - keep the queues whose name matches a pmta-style pattern */
+static void
+filter(json_t *r, const char *pat)
+{
+	json_t	*all = json_object_get(r, "queues"), *keep = json_array(), *q;
+	size_t	 i;
+
+	json_array_foreach(all, i, q)
+		if (fnmatch(pat, json_string_value(json_object_get(q,
+		    "queue")), FNM_CASEFOLD) == 0)
+			json_array_append(keep, q);
+	json_object_set_new(r, "queues", keep);
+}
+
 static int
-cmd_show_queues(void)
+cmd_show_queues(const char *pat)
 {
 	json_t	*r = request("queued.sock", "queues"), *q;
 	char	 b[64];
@@ -236,6 +252,8 @@ cmd_show_queues(void)
 		    "queued.sock\n", run_dir);
 		return 1;
 	}
+	if (pat != NULL)
+		filter(r, pat);
 	if (as_json) {
 		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("%s\n", s);
@@ -366,11 +384,14 @@ tern_main(int argc, char **argv)
 		return cmd_check_config();
 	if (argc == 1 && strcmp(argv[0], "reload") == 0)
 		return cmd_reload();
+	if (argc == 3 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "queues") == 0)
+		return cmd_show_queues(argv[2]);
 	if (argc == 2 && strcmp(argv[0], "show") == 0) {
 		if (strcmp(argv[1], "status") == 0)
 			return cmd_show_status();
 		if (strcmp(argv[1], "queues") == 0)
-			return cmd_show_queues();
+			return cmd_show_queues(NULL);
 	}
 	usage();
 	return 2;
