@@ -10,117 +10,20 @@
 # Everything runs against a fake DNS server (t/lib/dnsfake.py) and
 # scriptable SMTP sinks (t/lib/sink.py) on 127.0.0.x; nothing leaves
 # loopback and Tern never asks a real nameserver.
-import atexit
-import csv
 import datetime
 import json
 import os
 import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import TAP, Tern, wait_for  # noqa
+from ternlib import (TodoTAP, Tern, acct_rows, free_port_on,  # noqa
+                     remove_dir, wait_for)
 from dnsfake import DNSFake  # noqa
-
-LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
-
-# --- sinks -------------------------------------------------------------------
-
-_sinks = []
-
-
-class Sink:
-    """t/lib/sink.py as a child process, stopped by PID."""
-
-    def __init__(self, dir, host, port, script=None, name=None):
-        self.host, self.port = host, port
-        self.name = name or host
-        self.log = os.path.join(dir, "sink-%s.log" % self.name)
-        self.script = os.path.join(dir, "sink-%s.json" % self.name)
-        self.proc = None
-        self.set(script or {})
-        _sinks.append(self)
-
-    def set(self, script):
-        tmp = self.script + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(script, f)
-        os.rename(tmp, self.script)
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(LIB, "sink.py"),
-             "%s:%d" % (self.host, self.port), self.log, self.script],
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        if not wait_for(lambda: self.events("listening"), 10):
-            raise RuntimeError("sink %s did not start" % self.name)
-        return self
-
-    def events(self, ev=None):
-        out = []
-        try:
-            with open(self.log) as f:
-                for line in f:
-                    try:
-                        e = json.loads(line)
-                    except ValueError:
-                        continue        # a line being written
-                    if ev is None or e.get("ev") == ev:
-                        out.append(e)
-        except OSError:
-            pass
-        return out
-
-    def messages(self):
-        return self.events("message")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        except OSError:
-            pass
-        self.proc = None
-
-
-def _stop_sinks():
-    for s in _sinks:
-        s.stop()
-
-
-atexit.register(_stop_sinks)
-
-
-def free_port_on(hosts):
-    """A TCP port free on every one of hosts."""
-    for _ in range(100):
-        s = socket.socket()
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        held = [s]
-        try:
-            for h in hosts[1:]:
-                x = socket.socket()
-                held.append(x)
-                x.bind((h, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            for x in held:
-                x.close()
-    raise RuntimeError("no common free port")
-
+from sinklib import Sink, stop_sinks  # noqa
 
 # --- helpers -----------------------------------------------------------------
 
@@ -142,15 +45,6 @@ def inject(port, sender, rcpts, body):
         s.close()
 
 
-def acct_rows(tern):
-    path = os.path.join(tern.dir, "log", "acct.csv")
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
-
-
 def rows_for(tern, rcpt, type_=None):
     return [r for r in acct_rows(tern) if r["rcpt"] == rcpt and
             (type_ is None or r["type"] == type_)]
@@ -163,18 +57,6 @@ def delivered_to(sink, rcpt):
 def queue(tern, name):
     q = tern.queues()
     return (q or {}).get(name)
-
-
-class TodoTAP(TAP):
-    """TAP with "# TODO": a known bug fails visibly but not the suite."""
-
-    def ok(self, cond, name, diag=None, todo=None):
-        if not todo:
-            return TAP.ok(self, cond, name, diag)
-        failed = self.failed
-        r = TAP.ok(self, cond, "%s # TODO %s" % (name, todo), diag)
-        self.failed = failed
-        return r
 
 
 # SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
@@ -588,18 +470,12 @@ try:
     t.is_(len(tern.spool_files()), 2, "spool holds no other message file")
     t.ok(st.get("corrupt") == 0, "nothing corrupt", st)
 except Exception as e:
-    import traceback
-    t.ok(False, "no exception in the test: %r" % e, traceback.format_exc())
+    t.no_exception(e)
 finally:
     if tern is not None:
-        rc = tern.stop()
-        t.is_(rc, 0, "ternd exits 0 on SIGTERM")
-        if t.failed:
-            t.diag(tern.logtext()[-4000:])
-        tern.cleanup()
-    _stop_sinks()
+        tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"),
+                    tail=4000)
+    stop_sinks()
     dns.stop()
-    if not os.environ.get("TERN_KEEP"):
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+    remove_dir(tmp)
 t.done()

@@ -4,99 +4,28 @@
 # queue and vmtaPool, t rows only when records lists t, RFC 4180 quoting
 # of remote text, rotation to acct-YYYY-MM-DD-NNNN.csv.gz without losing
 # or repeating a row, and a torn last line cut off at the next start.
-import atexit
 import collections
 import csv
 import glob
 import gzip
 import io
-import json
 import os
 import re
 import signal
 import smtplib
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import TAP, Tern, wait_for, free_port  # noqa
+from ternlib import (TAP, Tern, acct_path, free_port,  # noqa
+                     remove_dir, wait_for)
+from sinklib import Sink, stop_sinks  # noqa
 
-LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
 HEADER = ("type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,"
           "dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,"
           "dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,"
           "queue,vmtaPool").split(",")
 QUOTE_REPLY = '550 5.7.1 rejected, "spam" detected, see policy'
-
-_sinks = []
-
-
-class Sink:
-    """t/lib/sink.py as a child process, stopped by PID."""
-
-    def __init__(self, dir, host, port, script=None, name=None):
-        self.host, self.port = host, port
-        self.name = name or host
-        self.log = os.path.join(dir, "sink-%s.log" % self.name)
-        self.script = os.path.join(dir, "sink-%s.json" % self.name)
-        self.proc = None
-        self.set(script or {})
-        _sinks.append(self)
-
-    def set(self, script):
-        tmp = self.script + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(script, f)
-        os.rename(tmp, self.script)
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(LIB, "sink.py"),
-             "%s:%d" % (self.host, self.port), self.log, self.script],
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        if not wait_for(lambda: self.events("listening"), 10):
-            raise RuntimeError("sink %s did not start" % self.name)
-        return self
-
-    def events(self, ev=None):
-        out = []
-        try:
-            with open(self.log) as f:
-                for line in f:
-                    try:
-                        e = json.loads(line)
-                    except ValueError:
-                        continue
-                    if ev is None or e.get("ev") == ev:
-                        out.append(e)
-        except OSError:
-            pass
-        return out
-
-    def messages(self):
-        return self.events("message")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        except OSError:
-            pass
-        self.proc = None
-
-
-def _stop_sinks():
-    for s in _sinks:
-        s.stop()
-
-
-atexit.register(_stop_sinks)
 
 
 def send(port, rcpts, headers="", body="hello\r\n", sender="s@src.test"):
@@ -108,10 +37,6 @@ def send(port, rcpts, headers="", body="hello\r\n", sender="s@src.test"):
         return r
     finally:
         s.close()
-
-
-def acct_path(tern):
-    return os.path.join(tern.dir, "log", "acct.csv")
 
 
 def parse_csv_bytes(data, label):
@@ -365,17 +290,11 @@ try:
          {k: v for k, v in cnt.items() if v != 1})
     t.ok(len(rows) >= len(before), "torn line: no complete row was cut")
 except Exception as e:
-    import traceback
-    t.ok(False, "no exception in the test: %r" % e, traceback.format_exc())
+    t.no_exception(e)
 finally:
     for x in (ta, tb):
         if x is not None:
-            x.stop()
-            if t.failed:
-                t.diag(x.logtext()[-3000:])
-            x.cleanup()
-    _stop_sinks()
-    if not os.environ.get("TERN_KEEP"):
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+            x.finish(t)
+    stop_sinks()
+    remove_dir(tmp)
 t.done()

@@ -13,113 +13,29 @@
 # other jobs that the new queued happens to number the same way (it did:
 # job ids restarted at 1, and ten greylisted recipients were recorded
 # delivered; fixed by 7b3b625, guarded here).
-import atexit
 import collections
-import csv
-import json
 import os
 import random
 import re
 import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import TAP, Tern, wait_for  # noqa
+from ternlib import (RawLoad, TodoTAP, Tern, acct_rows,  # noqa
+                     free_port_on, remove_dir, wait_for)
 from dnsfake import DNSFake  # noqa
+from sinklib import Sink, stop_sinks  # noqa
 
-LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
 TARGET = int(os.environ.get("TERN_CRASH_DELIVER_MSGS", "1500"))
 CLIENTS = 6
 DEADLINE = 40          # seconds of injection at most
-PACE = 0.035           # seconds between messages, per client
+PACE = 0.035           # seconds between messages, per client, so that
+                       # the kills fall during delivery too
 DRAIN = 60             # seconds for the queue to empty at most
-
-_sinks = []
-
-
-class Sink:
-    """t/lib/sink.py as a child process, stopped by PID."""
-
-    def __init__(self, dir, host, port, script=None, name=None):
-        self.host, self.port = host, port
-        self.name = name or host
-        self.log = os.path.join(dir, "sink-%s.log" % self.name)
-        self.script = os.path.join(dir, "sink-%s.json" % self.name)
-        self.proc = None
-        self.set(script or {})
-        _sinks.append(self)
-
-    def set(self, script):
-        tmp = self.script + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(script, f)
-        os.rename(tmp, self.script)
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(LIB, "sink.py"),
-             "%s:%d" % (self.host, self.port), self.log, self.script],
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        if not wait_for(lambda: self.events("listening"), 10):
-            raise RuntimeError("sink %s did not start" % self.name)
-        return self
-
-    def events(self, ev=None):
-        out = []
-        try:
-            with open(self.log) as f:
-                for line in f:
-                    try:
-                        e = json.loads(line)
-                    except ValueError:
-                        continue
-                    if ev is None or e.get("ev") == ev:
-                        out.append(e)
-        except OSError:
-            pass
-        return out
-
-    def messages(self):
-        return self.events("message")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        except OSError:
-            pass
-        self.proc = None
-
-
-def _stop_sinks():
-    for s in _sinks:
-        s.stop()
-
-
-atexit.register(_stop_sinks)
-
-
-class TodoTAP(TAP):
-    """TAP with "# TODO": a known bug fails visibly but not the suite."""
-
-    def ok(self, cond, name, diag=None, todo=None):
-        if not todo:
-            return TAP.ok(self, cond, name, diag)
-        failed = self.failed
-        r = TAP.ok(self, cond, "%s # TODO %s" % (name, todo), diag)
-        self.failed = failed
-        return r
 
 
 class SlowDNSTern(Tern):
@@ -128,35 +44,6 @@ class SlowDNSTern(Tern):
     def config_text(self, extra=None):
         return Tern.config_text(self, extra).replace(
             "timeout: 2s }", "timeout: 15s, attempts: 1 }")
-
-
-def free_port_on(hosts):
-    for _ in range(100):
-        s = socket.socket()
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        held = [s]
-        try:
-            for h in hosts[1:]:
-                x = socket.socket()
-                held.append(x)
-                x.bind((h, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            for x in held:
-                x.close()
-    raise RuntimeError("no common free port")
-
-
-def acct_rows(tern):
-    try:
-        with open(os.path.join(tern.dir, "log", "acct.csv"),
-                  newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
 
 
 # SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
@@ -184,63 +71,14 @@ sink = Sink(tmp, OK_HOST, P, name="ok")
 dsink = Sink(tmp, DEFER_HOST, P, {"rcpt": {".": "451 4.7.1 greylisted"}},
              name="defer")
 tern = None
-acked = {}                # queue id -> token
-acked_lock = threading.Lock()
-stop = threading.Event()         # clients stop
+load = RawLoad("MAIL FROM:<s@src.test>\r\n"
+               "RCPT TO:<a-{tok}@crash.test>\r\n"
+               "RCPT TO:<b-{tok}@crash.test>\r\nDATA\r\n",
+               filler=b"y", sizes=(50, 2000), pace=PACE)
+acked = load.acked        # queue id -> token
 kill_stop = threading.Event()    # killer stops
-stats = {"attempts": 0, "errors": 0}
+stats = load.stats
 kills = {"queued": 0, "deliverd": 0}
-
-
-def recv_reply(s, buf):
-    while True:
-        while b"\n" not in buf[0]:
-            d = s.recv(4096)
-            if not d:
-                raise OSError("eof")
-            buf[0] += d
-        line, buf[0] = buf[0].split(b"\n", 1)
-        if len(line) < 4 or line[3:4] != b"-":
-            return line.decode(errors="replace")
-
-
-def client(n):
-    seq = 0
-    while not stop.is_set():
-        seq += 1
-        stats["attempts"] += 1
-        try:
-            s = socket.create_connection(("127.0.0.1", tern.port), 5)
-            s.settimeout(10)
-            buf = [b""]
-            if not recv_reply(s, buf).startswith("220"):
-                raise OSError("greeting")
-            s.sendall(b"EHLO crash.test\r\n")
-            recv_reply(s, buf)
-            for k in range(2):
-                tok = "c%d-m%d-%d" % (n, seq, k)
-                s.sendall(("MAIL FROM:<s@src.test>\r\n"
-                           "RCPT TO:<a-%s@crash.test>\r\n"
-                           "RCPT TO:<b-%s@crash.test>\r\nDATA\r\n"
-                           % (tok, tok)).encode())
-                r = [recv_reply(s, buf) for _ in range(4)]
-                if not r[3].startswith("354"):
-                    raise OSError("no 354: %r" % r)
-                s.sendall(("Subject: %s\r\n\r\n" % tok).encode() +
-                          b"y" * random.randint(50, 2000) + b"\r\n.\r\n")
-                line = recv_reply(s, buf)
-                if line.startswith("250") and "queued" in line:
-                    with acked_lock:
-                        acked[line.split()[2]] = tok
-                else:
-                    raise OSError(line)
-                # paced, so that the kills fall during delivery too
-                time.sleep(PACE)
-            s.sendall(b"QUIT\r\n")
-            s.close()
-        except OSError:
-            stats["errors"] += 1
-            time.sleep(0.02)
 
 
 def age(pid):
@@ -272,12 +110,7 @@ def killer():
         if not settled(name):
             continue
         turn += 1
-        for pid in tern.pids(name):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                kills[name] += 1
-            except OSError:
-                pass
+        kills[name] += tern.kill(name)
 
 
 def queued_status():
@@ -292,22 +125,15 @@ try:
 
     # === Part 1: random SIGKILLs of deliverd and queued =====================
     t0 = time.time()
-    threads = [threading.Thread(target=client, args=(i,))
-               for i in range(CLIENTS)]
+    load.start(tern.port, CLIENTS)
     k = threading.Thread(target=killer)
-    for th in threads:
-        th.start()
     k.start()
-    end = time.time() + DEADLINE
     # Inject (paced) until TARGET messages are acknowledged and each
     # daemon was killed 3 times; delivery runs all along.
-    while time.time() < end and (len(acked) < TARGET or
-                                 min(kills.values()) < 3):
-        time.sleep(0.2)
-    stop.set()
+    wait_for(lambda: len(acked) >= TARGET and min(kills.values()) >= 3,
+             DEADLINE, 0.2)
     kill_stop.set()
-    for th in threads:
-        th.join(30)
+    load.join()
     k.join(10)
     t.diag("injected for %.1fs: acknowledged %d, attempts %d, client "
            "errors %d, kills %r" % (time.time() - t0, len(acked),
@@ -436,20 +262,14 @@ try:
          [l for l in tern.logtext()[logpos:].splitlines()
           if "malformed" in l][:5])
 except Exception as e:
-    import traceback
-    t.ok(False, "no exception in the test: %r" % e, traceback.format_exc())
+    t.no_exception(e)
 finally:
-    stop.set()
+    load.stop.set()
     kill_stop.set()
     if tern is not None:
-        rc = tern.stop()
-        t.ok(rc is not None, "ternd stops")
-        if t.failed:
-            t.diag(tern.logtext()[-5000:])
-        tern.cleanup()
-    _stop_sinks()
+        tern.finish(t, lambda rc: t.ok(rc is not None, "ternd stops"),
+                    tail=5000)
+    stop_sinks()
     dns.stop()
-    if not os.environ.get("TERN_KEEP"):
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+    remove_dir(tmp)
 t.done()

@@ -33,7 +33,6 @@ free port and stops it by PID (stop(), also at exit).
 import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +40,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from ternlib import json_lines, remove_dir, stop_child, write_json  # t/lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -244,10 +245,7 @@ class DNSFake:
 
     def set(self, records):
         """Replace the answers (atomically: a new file, renamed)."""
-        tmp = self.records_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(records, f)
-        os.rename(tmp, self.records_path)
+        write_json(self.records_path, records)
         self.records = records
 
     def start(self, timeout=10):
@@ -266,33 +264,14 @@ class DNSFake:
         raise RuntimeError("dnsfake did not start")
 
     def queries(self, all=False):
-        out = []
-        try:
-            with open(self.log_path) as f:
-                for line in f:
-                    try:
-                        e = json.loads(line)
-                    except ValueError:
-                        continue
-                    if all or "name" in e:
-                        out.append(e)
-        except OSError:
-            pass
-        return out
+        return [e for e in json_lines(self.log_path) if all or "name" in e]
 
     def stop(self):
         if self.proc is not None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            except OSError:
-                pass
+            stop_child(self.proc)
             self.proc = None
-        if self.own_dir and not os.environ.get("TERN_KEEP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            remove_dir(self.dir)
 
 
 if __name__ == "__main__":

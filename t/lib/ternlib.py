@@ -3,7 +3,10 @@
 Used by the integration tests in t/*.t (run with /usr/bin/python3 so that
 Debian's python3-* packages are importable).  Each test gets its own
 directory, its own ports, and every process it starts is stopped by PID
-at exit, whatever happens.
+at exit, whatever happens.  Also the helpers the tests share: TAP and
+TodoTAP, ports, the accounting CSV, a raw SMTP client and the raw-socket
+load of the crash tests (RawLoad), and the child-process plumbing of
+sinklib.py and dnsfake.py.
 """
 import atexit
 import csv
