@@ -729,9 +729,10 @@ vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
 	}
 	memcpy(ip, s, n);
 	ip[n] = '\0';
-	if (strchr(ip, ':') != NULL && strchr(ip, '.') != NULL) {
-		cerr(c, v, "smtp-source-host: \"%s\": an address without a "
-		    "port", ip);
+	if ((strchr(ip, ':') != NULL && strchr(ip, '.') != NULL) ||
+	    strstr(ip, "]:") != NULL) {
+		cerr(c, v, "smtp-source-host: \"%s\": expected an IP address "
+		    "without a port", ip);
 		return;
 	}
 	if (strchr(ip, ':') != NULL && ip[0] != '[') {

@@ -159,7 +159,7 @@ dnsmx_parse(const uint8_t *pkt, size_t len, uint16_t id, const char *qname,
 {
 	char	 name[DNS_NAME_MAX + 1];
 	char	 aliases[DNS_ALIAS_MAX][DNS_NAME_MAX + 1];
-	unsigned nalias = 0, qd, an, i, rcode;
+	unsigned nalias = 0, qd, an, i, rcode, nbad = 0;
 	size_t	 off = 12;
 
 	memset(res, 0, sizeof(*res));
@@ -213,13 +213,16 @@ dnsmx_parse(const uint8_t *pkt, size_t len, uint16_t id, const char *qname,
 			/* Host names only: letters, digits, '-', '_', '.'. */
 			if (strspn(h, "abcdefghijklmnopqrstuvwxyz"
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-			    strlen(h))
+			    strlen(h)) {
+				nbad++;
 				continue;
+			}
 			res->n++;
 		}
 	}
+	/* MX records that were all unusable are not "no MX": retry later. */
 	if (res->n == 0)
-		return (pkt[2] & 0x02) ? DNS_TEMPFAIL : DNS_NODATA;
+		return (pkt[2] & 0x02) || nbad > 0 ? DNS_TEMPFAIL : DNS_NODATA;
 	return DNS_OK;
 }
 

@@ -72,6 +72,15 @@ job_set_open(struct job *j, char outcome, const char *status,
 		job_set(j, &j->r[i], outcome, status, diag);
 }
 
+static void	job_free(struct job *);
+
+/* job_drop - forget a job without reporting it (queued is gone) */
+void
+job_drop(struct job *j)
+{
+	job_free(j);
+}
+
 static void
 job_free(struct job *j)
 {
@@ -257,15 +266,23 @@ static void	queued_connect(void);
 static void
 queued_closed(struct ipc_peer *p)
 {
+	struct hmap_ent	*e;
+	size_t		 it;
+	struct job	*j;
+
 	dd.queued = NULL;
 	dd.link_gen++;
 	/*
-	 * Jobs in flight stay and finish, but their outcomes are not
-	 * reported to the new queued (link_gen): it schedules those
-	 * recipients again.  A delivery finished meanwhile may repeat;
-	 * nothing is lost.
+	 * Every job goes, now: the next queued schedules those recipients
+	 * again (a delivery that had already ended may repeat; nothing is
+	 * lost), and it may reuse their queue files for other messages, so
+	 * nothing may be read through the old fds any more.
 	 */
-	log_warnx("lost the link to queued");
+	log_warnx("lost the link to queued; dropping %u jobs", dd.njobs);
+	session_abort_all();
+	for (e = NULL; (e = hmap_next(&dd.dqueues, e, &it)) != NULL;)
+		while ((j = dq_take(e->val)) != NULL)
+			job_drop(j);
 	if (!dd.d.stopping)
 		queued_connect();
 }

@@ -122,6 +122,7 @@ extern struct deliverd dd;
 
 /* deliverd.c */
 void		 job_finish(struct job *);
+void		 job_drop(struct job *);
 void		 dq_kick(struct dqueue *);
 void		 dq_fail_all(struct dqueue *, char outcome, const char *status,
 		    const char *diag);
@@ -139,5 +140,6 @@ void		 route_init(void);
 void		 session_start(struct dqueue *);
 void		 session_give(struct session *, struct job *);
 void		 session_wake_idle(struct dqueue *);
+void		 session_abort_all(void);
 
 #endif

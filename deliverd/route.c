@@ -268,7 +268,8 @@ route_resolve(struct dqueue *dq)
 	 * smtp-hosts: an address or host:port is used as it is (like
 	 * route); a bare name stands for that name's MX hosts.
 	 */
-	if (pol.smtp_hosts != NULL && (strchr(pol.smtp_hosts, ':') != NULL ||
+	if (pol.smtp_hosts != NULL && (pol.smtp_hosts[0] == '[' ||
+	    strchr(pol.smtp_hosts, ':') != NULL ||
 	    strspn(pol.smtp_hosts, "0123456789.") == strlen(pol.smtp_hosts))) {
 		static_route(dq, pol.smtp_hosts,
 		    (uint16_t)pol.default_smtp_port);

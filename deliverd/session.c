@@ -46,6 +46,7 @@ enum sstate {
 
 struct session {
 	TAILQ_ENTRY(session) entry;
+	TAILQ_ENTRY(session) all;	/* every session of this deliverd */
 	struct dqueue	*dq;
 	struct bufferevent *bev;
 	unsigned	 desti;
@@ -71,6 +72,8 @@ struct session {
 	struct evbuffer	*out;		/* commands not yet written */
 	bool		 connecting;	/* counted in dq->nconnecting */
 };
+
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 
 static void	s_read(struct bufferevent *, void *);
 static void	s_write(struct bufferevent *, void *);
@@ -170,6 +173,7 @@ s_release(struct session *s, bool kick)
 		event_free(s->ev_idle);
 	buf_free(&s->reply);
 	evbuffer_free(s->out);
+	TAILQ_REMOVE(&sessions, s, all);
 	dq->nsessions--;
 	dd.nsessions--;
 	free(s);
@@ -319,6 +323,7 @@ session_start(struct dqueue *dq)
 
 	s->dq = dq;
 	s->out = evbuffer_new();
+	TAILQ_INSERT_TAIL(&sessions, s, all);
 	buf_init(&s->reply, REPLY_LINE_MAX * REPLY_LINES_MAX);
 	dq->nsessions++;
 	dq->nconnecting++;
@@ -380,6 +385,45 @@ session_give(struct session *s, struct job *j)
 		start_txn(s);
 	if (s->busy == 0)
 		s_flush(s);
+}
+
+/*
+ * session_abort_all - queued went away: drop every connection at once,
+ * mid-transaction too (the server sees the connection go without the
+ * final dot and delivers nothing), and every job with it.  The files the
+ * jobs read from belong to the next queued, which may reuse them for
+ * other messages; no byte may be read from them after this.
+ */
+void
+session_abort_all(void)
+{
+	struct session	*s;
+	struct job	*j;
+
+	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
+		if (s->busy > 0) {
+			/* Inside its own callback: cut it, free it on return. */
+			TAILQ_REMOVE(&sessions, s, all);
+			TAILQ_INSERT_TAIL(&sessions, s, all);
+			if (s->bev != NULL)
+				bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+			if (s->job != NULL) {
+				j = s->job;
+				s->job = NULL;
+				job_drop(j);
+			}
+			s->dead = true;
+			if (TAILQ_FIRST(&sessions) == s)
+				break;
+			continue;
+		}
+		if (s->job != NULL) {
+			j = s->job;
+			s->job = NULL;
+			job_drop(j);
+		}
+		s_release(s, false);
+	}
 }
 
 /* session_wake_idle - idle connections take waiting jobs */

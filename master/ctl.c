@@ -4,7 +4,8 @@
  * Purpose:      run-dir/ternd.sock (mode 0660); JSON requests
  *               {"cmd":"status"} and {"cmd":"reload"}.
  * Used by:      ternd.
- * Trust:        the peer's uid must be ternd's own or root (ipc.c).
+ * Trust:        the socket is mode 0660 (group of the tern user): file
+ *               permissions decide who may use it (ipc.c).
  * Spool access: none.
  * See:          tern(1), ternd(8).
  */

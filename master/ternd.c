@@ -151,9 +151,10 @@ ternd_reload(char **errtext)
 	    strcmp(cfg->run_dir, td.cfg->run_dir) != 0 ||
 	    strcmp(cfg->user ? cfg->user : "", td.cfg->user ?
 	    td.cfg->user : "") != 0) {
+		log_warnx("reload: %s: spool-dir, run-dir and user can only "
+		    "change with a restart of ternd", td.path);
 		*errtext = xasprintf("%s: spool-dir, run-dir and user can only "
 		    "change with a restart of ternd\n", td.path);
-		log_warnx("reload: %s", *errtext);
 		config_free(cfg);
 		close(fd);
 		return -1;

@@ -358,6 +358,14 @@ tick(evutil_socket_t fd, short what, void *arg)
 	maybe_rotate();
 }
 
+/* acct_sync - the rows written so far are on disk */
+void
+acct_sync(void)
+{
+	if (qd.acct_fd != -1 && fdatasync(qd.acct_fd) == -1)
+		log_warn("accounting: fdatasync");
+}
+
 /* acct_flush - the batch's rows in one write */
 void
 acct_flush(void)

@@ -3,26 +3,30 @@
  *
  * Purpose:      the spool commit protocol (tern-spool(5), states S0-S4):
  *
- *   OPEN    S1  tmp/<id> created O_EXCL|O_NOFOLLOW 0600, the envelope
- *               head (V I A S C H R... B) written; a dup of the fd goes
- *               to smtpd, which appends the body.  Nothing is durable.
- *   COMMIT      patch B's body length, append the tail (M L J Z),
- *               fdatasync the file  -> file complete and durable
- *               rename tmp/<id> -> new/<id>
- *   (batch) S3  fsync(new/) once for every commit of the batch: the
- *               directory entry is durable.  Only now COMMIT_OK goes back
- *               and smtpd answers 250.
- *           S4  rename new/<id> -> cur/<bb>/<id> (not fsynced: recovery
- *               scans new/ and cur/ alike), index, join the queues.
+ *   OPEN    S1  tmp/<id>: a recycled file from free/ or a new one
+ *               (O_EXCL|O_NOFOLLOW 0600); the envelope head
+ *               (V I A S C H R... B) written; a dup of the fd goes to
+ *               smtpd, which appends the body.  Nothing is durable.
+ *   COMMIT      the envelope must be as we wrote it; patch B's body
+ *               length (end = the shared file offset), append the tail
+ *               (M L J Z), cut the file there.
+ *   (batch) S2  spool-sync syncfs: one syncfs(2) for the whole batch;
+ *               fsync: fdatasync each file.  Files complete and durable.
+ *               rename tmp/<id> -> new/<id> for each
+ *           S3  fsync(new/) once: the entries are durable.  Only now
+ *               COMMIT_OK goes back and smtpd answers 250.
+ *           S4  (sched.c) rename new/<id> -> cur/<bb>/<id> at the first
+ *               deferral, unsynced: recovery reads new/ and cur/ alike.
  *
- *               Group commit: COMMIT frames are collected while the event
- *               loop has input to read (the commit event has the lowest
- *               priority), then one pass does every file's fdatasync and
- *               rename and a single directory fsync for all of them.
+ *               Group commit: the commit event is activated by the first
+ *               COMMIT of a batch and runs after the peer events already
+ *               active in that pass, so COMMITs that arrive together
+ *               share the syncs.
  * Used by:      queued.
  * Trust:        smtpd is untrusted: ids are checked against our own
- *               transaction table, sizes come from fstat not from smtpd,
- *               recipient addresses are parsed again.
+ *               transaction table, the envelope is compared with what we
+ *               wrote, the size is bounded, recipient addresses are
+ *               parsed again.
  * Spool access: read/write.
  * See:          tern-spool(5).
  */

@@ -101,7 +101,7 @@ queued_reload(struct tern_config *cfg, const char **why)
 static void
 queued_stop(void)
 {
-	/* The commit batch runs before the loop exits (same priority 2). */
+	/* Pending commits and results still run: the exit waits 100 ms. */
 	if (qd.ev_listen != NULL)
 		event_del(qd.ev_listen);
 	event_base_loopexit(qd.d.base, &(struct timeval){ 0, 100000 });

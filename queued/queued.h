@@ -256,6 +256,7 @@ void	 acct_row(struct buf *, const char *type, const struct msg *,
 	    const char *bcat, const char *src, const char *dst,
 	    const char *esmtp, const char *queue);
 void	 acct_flush(void);
+void	 acct_sync(void);
 void	 acct_add_raw(const char *row);
 void	 acct_close(void);
 

@@ -81,8 +81,12 @@ purge_tmp(void)
 			continue;
 		if (!bsnprintf(path, sizeof(path), "tmp/%s", de->d_name))
 			continue;
-		recycle_put(path);
-		n++;
+		/*
+		 * Unlinked, not recycled: an smtpd of the previous run may
+		 * still hold an fd on it for a moment.
+		 */
+		if (unlinkat(qd.spool_fd, path, 0) == 0)
+			n++;
 	}
 	closedir(d);
 	if (n > 0)

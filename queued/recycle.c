@@ -51,6 +51,11 @@ recycle_init(void)
 			continue;
 		if (qd.nfree < RECYCLE_MAX && strlen(de->d_name) < 16 &&
 		    de->d_name[0] == 'f') {
+			uint64_t seq = strtoull(de->d_name + 1, NULL, 16);
+
+			/* New names continue after the ones found. */
+			if (seq > qd.free_seq)
+				qd.free_seq = seq;
 			tern_strlcpy(qd.freef[qd.nfree++], de->d_name, 16);
 			continue;
 		}

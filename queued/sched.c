@@ -691,7 +691,13 @@ results_run(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	buf_free(&log);
+	/*
+	 * The rows reach the disk before any status byte or removal does,
+	 * so even a power loss cannot leave a final recipient without its
+	 * row (one fdatasync per batch).
+	 */
 	acct_flush();
+	acct_sync();
 	while ((r = TAILQ_FIRST(&qd.results)) != NULL) {
 		TAILQ_REMOVE(&qd.results, r, link);
 		apply(r, now);
