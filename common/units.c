@@ -151,12 +151,37 @@ units_rate(const char *s, struct rate *r, const char **err)
 		return -1;
 	}
 	slash++;
-	if (isalpha((unsigned char)*slash) && slash[1] == '\0') {
-		char unit[3] = { '1', *slash, '\0' };
-		if (units_duration(unit, &per, err) == -1)
+	/* PowerMTA's spellings: N/[M]{s|sec|m|min|h|hr|d|day}. */
+	{
+		static const struct { const char *w; char u; } words[] = {
+			{ "sec", 's' }, { "min", 'm' }, { "hr", 'h' },
+			{ "hour", 'h' }, { "day", 'd' }, { "week", 'w' } };
+		char	 unit[24];
+		size_t	 nd = strspn(slash, "0123456789"), k;
+
+		if (nd < 8 && strlen(slash) < sizeof(unit)) {
+			memcpy(unit, slash, nd);
+			unit[nd] = '\0';
+			if (nd == 0)
+				tern_strlcpy(unit, "1", sizeof(unit));
+			for (k = 0; k < nitems(words); k++)
+				if (strcasecmp(slash + nd, words[k].w) == 0)
+					break;
+			if (k < nitems(words)) {
+				size_t l = strlen(unit);
+				unit[l] = words[k].u;
+				unit[l + 1] = '\0';
+				slash = unit;
+			} else if (nd == 0 && isalpha((unsigned char)*slash) &&
+			    slash[1] == '\0') {
+				unit[1] = *slash;
+				unit[2] = '\0';
+				slash = unit;
+			}
+		}
+		if (units_duration(slash, &per, err) == -1)
 			return -1;
-	} else if (units_duration(slash, &per, err) == -1)
-		return -1;
+	}
 	if (per == 0) {
 		*err = "rate period must not be zero";
 		return -1;
