@@ -399,14 +399,16 @@ walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
     const struct special *sp, size_t nsp)
 {
 	yaml_node_pair_t *pair;
-	char		  seen[64][48];
-	unsigned	  nseen = 0, i;
+	struct hmap	  seen;
+	unsigned	  i;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		cerr(c, m, "%s: expected a mapping (key: value), found %s",
 		    what, kind(m));
 		return;
 	}
+	/* Every key, however many: a handler must never run twice. */
+	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
@@ -417,15 +419,11 @@ walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
 			cerr(c, k, "%s: keys must be plain names", what);
 			continue;
 		}
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], ks) == 0)
-				break;
-		if (i < nseen) {
+		if (hmap_get(&seen, ks) != NULL) {
 			cerr(c, k, "%s: duplicate key \"%s\"", what, ks);
 			continue;
 		}
-		if (nseen < nitems(seen))
-			tern_strlcpy(seen[nseen++], ks, sizeof(seen[0]));
+		hmap_put(&seen, ks, (void *)1);
 		for (i = 0; i < nfields && !done; i++)
 			if (strcmp(fields[i].key, ks) == 0) {
 				set_field(c, &fields[i], base, set, v);
@@ -439,6 +437,7 @@ walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
 		if (!done)
 			cerr(c, k, "%s: unknown key \"%s\"", what, ks);
 	}
+	hmap_clear(&seen);
 }
 
 /* find_value - the value node of key in a mapping, else the mapping */
@@ -741,8 +740,11 @@ vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
 		if (bsnprintf(br, sizeof(br), "[%s]", ip))
 			tern_strlcpy(ip, br, sizeof(ip));
 	}
-	if (strlen(s) > 300 ||
-	    config_parse_hostport(ip, 1, &vm->source, &e) == -1) {
+	if (strlen(s) > 300) {
+		cerr(c, v, "smtp-source-host: longer than 300 characters");
+		return;
+	}
+	if (config_parse_hostport(ip, 1, &vm->source, &e) == -1) {
 		cerr(c, v, "smtp-source-host: \"%s\": %s", ip, e);
 		return;
 	}
@@ -1055,6 +1057,33 @@ sp_accounting(struct ctx *c, const yaml_node_t *m)
 	    &c->cfg->acct, NULL, acct_specials, nitems(acct_specials));
 }
 
+/*
+ * regex_sane - glibc's regcomp can need exponential memory for stacked
+ * quantifiers ("a++++..."): refuse them, and patterns over 512 bytes.
+ */
+static bool
+regex_sane(const char *re)
+{
+	unsigned run = 0;
+
+	if (strlen(re) > 512)
+		return false;
+	for (; *re != '\0'; re++) {
+		if (*re == '\\' && re[1] != '\0') {
+			re++;
+			run = 0;
+			continue;
+		}
+		if (strchr("*+?{", *re) != NULL) {
+			if (++run > 2)
+				return false;
+		} else if (*re != '}' && !(run > 0 && strchr("0123456789,",
+		    *re) != NULL))
+			run = 0;
+	}
+	return true;
+}
+
 /* parse_bcpat - "/regex/ category" as PowerMTA writes it */
 static int
 parse_bcpat(const char *s, struct cfg_bcpat *p)
@@ -1103,6 +1132,14 @@ sp_bcpats(struct ctx *c, const yaml_node_t *seq)
 		if (s == NULL || parse_bcpat(s, p) == -1) {
 			cerr(c, v, "bounce-category-patterns: expected "
 			    "\"/regex/ category\"");
+			continue;
+		}
+		if (!regex_sane(p->regex)) {
+			cerr(c, v, "bounce-category-patterns: /%.40s/ is longer "
+			    "than 512 characters or stacks quantifiers", p->regex);
+			free(p->regex);
+			free(p->category);
+			free(p->text);
 			continue;
 		}
 		if (regcomp(&re, p->regex, REG_EXTENDED | REG_ICASE |

@@ -150,7 +150,7 @@ int
 mailaddr_parse_path(const char *s, bool null_ok, struct mailaddr *a,
     bool *is_null, const char **end, const char **why)
 {
-	const char	*p;
+	const char	*p, *start = s;
 
 	memset(a, 0, sizeof(*a));
 	*is_null = false;
@@ -188,6 +188,11 @@ mailaddr_parse_path(const char *s, bool null_ok, struct mailaddr *a,
 		return -1;
 	}
 	*end = p + 1;
+	/* RFC 5321 4.5.3.1.3: the whole path, brackets included. */
+	if ((size_t)(*end - start) > MAILADDR_MAX) {
+		*why = "path too long";
+		return -1;
+	}
 	return 0;
 }
 
