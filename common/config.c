@@ -1064,11 +1064,17 @@ sp_accounting(struct ctx *c, const yaml_node_t *m)
 static bool
 regex_sane(const char *re)
 {
-	unsigned run = 0;
+	unsigned run = 0, braces = 0;
 
 	if (strlen(re) > 512)
 		return false;
 	for (; *re != '\0'; re++) {
+		/* Counted repeats: small counts, few of them ({2,5} fine). */
+		if (*re == '{' && (++braces > 8 ||
+		    strtoul(re + 1, NULL, 10) > 100))
+			return false;
+		if (*re == ',' && run > 0 && strtoul(re + 1, NULL, 10) > 100)
+			return false;
 		if (*re == '\\' && re[1] != '\0') {
 			re++;
 			run = 0;
