@@ -106,6 +106,53 @@ asan: deps
 	TERN_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=/tmp/tern-asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PROVE) -v --timer t/*.t
 
+# --- fuzzing (clang + libFuzzer; see t/fuzz/README) -------------------------
+# make fuzz: one harness per parser, build-fuzz/fuzz_*.  make fuzz-run: each
+# for FUZZ_SECONDS, new inputs into build-fuzz/corpus/<name>, crashes into
+# build-fuzz/crashes/, the log into build-fuzz/<harness>.log ("make -j2
+# fuzz-run" runs two at a time).  FUZZ_OPTS goes to every libFuzzer run.
+FUZZ_CC      ?= clang
+FUZZ_B        = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_OPTS    ?=
+FUZZ_SAN      = -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(TERN_CFLAGS) -O1 -g $(FUZZ_SAN)
+FUZZ_OBJ      = $(COMMON_SRC:%.c=$(FUZZ_B)/obj/%.o)
+FUZZ_BIN      = $(patsubst t/fuzz/%.c,$(FUZZ_B)/%,$(wildcard t/fuzz/fuzz_*.c))
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_B)/libcommon.a: $(FUZZ_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: t/fuzz/fuzz_%.c $(FUZZ_B)/libcommon.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -MF $@.d -o $@ $< \
+	    $(FUZZ_B)/libcommon.a $(PKG_LIBS)
+
+fuzz-run: $(FUZZ_BIN:%=%.run)
+
+$(FUZZ_BIN:%=%.run): $(FUZZ_B)/%.run: $(FUZZ_B)/%
+	@n=$(patsubst fuzz_%,%,$*); mkdir -p $(FUZZ_B)/corpus/$$n $(FUZZ_B)/crashes; \
+	d=; [ -f t/fuzz/$*.dict ] && d=-dict=t/fuzz/$*.dict; \
+	echo "  RUN     $* for $(FUZZ_SECONDS)s, log $(FUZZ_B)/$*.log"; \
+	if $(FUZZ_B)/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_B)/crashes/$*- $$d $(FUZZ_OPTS) \
+	    $(FUZZ_B)/corpus/$$n t/fuzz/corpus/$$n >$(FUZZ_B)/$*.log 2>&1; \
+	then grep -h '^stat::number_of_executed_units' $(FUZZ_B)/$*.log || :; \
+	else tail -n 60 $(FUZZ_B)/$*.log; echo "$*: FAILED, see $(FUZZ_B)/$*.log"; \
+	    exit 1; fi
+
+-include $(wildcard $(FUZZ_B)/obj/common/*.d $(FUZZ_B)/*.d)
+
+.PHONY: fuzz fuzz-run $(FUZZ_BIN:%=%.run)
+
 # --- demo ------------------------------------------------------------------
 demo: all
 	@sh etc/demo.sh
@@ -123,6 +170,6 @@ install: all
 	install -m 0644 etc/tern.yaml.sample $(DESTDIR)$(SYSCONFDIR)/tern.yaml.sample
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 .PHONY: all check check-quick deps asan demo install clean

@@ -1065,13 +1065,17 @@ static bool
 regex_sane(const char *re)
 {
 	unsigned run = 0, braces = 0;
+	char	 prev = '\0';
 
 	if (strlen(re) > 512)
 		return false;
-	for (; *re != '\0'; re++) {
-		/* Counted repeats: small counts, few of them ({2,5} fine). */
+	for (; *re != '\0'; prev = *re++) {
+		/*
+		 * Counted repeats: small counts, few of them ({2,5} fine),
+		 * never on a group: counts multiply through nesting.
+		 */
 		if (*re == '{' && (++braces > 8 ||
-		    strtoul(re + 1, NULL, 10) > 100))
+		    strtoul(re + 1, NULL, 10) > 100 || prev == ')'))
 			return false;
 		if (*re == ',' && run > 0 && strtoul(re + 1, NULL, 10) > 100)
 			return false;
@@ -1141,8 +1145,9 @@ sp_bcpats(struct ctx *c, const yaml_node_t *seq)
 			continue;
 		}
 		if (!regex_sane(p->regex)) {
-			cerr(c, v, "bounce-category-patterns: /%.40s/ is longer "
-			    "than 512 characters or stacks quantifiers", p->regex);
+			cerr(c, v, "bounce-category-patterns: /%.40s/ is over 512 "
+			    "characters, stacks quantifiers, or has a counted "
+			    "repeat on a group or above {100}", p->regex);
 			free(p->regex);
 			free(p->category);
 			free(p->text);
