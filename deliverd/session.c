@@ -787,8 +787,11 @@ s_read(struct bufferevent *bev, void *arg)
 			s_free(s);
 			return;
 		}
-		if (s->bev == NULL || s->st == SS_QUIT)
+		/* Gone to the next host (a new bufferevent), or quitting. */
+		if (s->bev != bev || s->st == SS_QUIT) {
+			s_flush(s);
 			return;
+		}
 	}
 	s_flush(s);
 	if (evbuffer_get_length(in) > REPLY_LINE_MAX)
