@@ -633,10 +633,13 @@ ehlo_caps(struct session *s, const char *text)
 			s->pipelining = true;
 		if (strcmp(kw, "ENHANCEDSTATUSCODES") == 0)
 			s->enhanced = true;
-		if (strlen(s->esmtp) + n + 2 < sizeof(s->esmtp)) {
-			if (s->esmtp[0] != '\0')
-				strncat(s->esmtp, ",", 2);
-			strncat(s->esmtp, kw, n);
+		/* The list for accounting; what does not fit is left out. */
+		{
+			size_t used = strlen(s->esmtp);
+
+			if (used + n + 2 < sizeof(s->esmtp))
+				snprintf(s->esmtp + used, sizeof(s->esmtp) - used,
+				    "%s%s", used ? "," : "", kw);
 		}
 	}
 }
