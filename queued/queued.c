@@ -82,6 +82,7 @@ reload_after(evutil_socket_t fd, short what, void *arg)
 	sched_reload();
 	acct_close();
 	acct_open();
+	qd.space_checked_ms = 0;	/* min-free-space may have changed */
 }
 
 static int
