@@ -397,8 +397,22 @@ def acct_rows(tern):
 
 def parse_queue_file(path):
     """Read a queue file as tern-spool(5) describes it; raise on error."""
-    with open(path, "rb") as f:
-        data = f.read()
+    # A message moves from new/ to cur/<bb>/ at its first deferral: a
+    # path listed a moment ago may have moved since.
+    for _ in range(3):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            break
+        except FileNotFoundError:
+            d, qid = os.path.split(path)
+            spool = d[:d.rindex("/new")] if "/new" in d else \
+                os.path.dirname(os.path.dirname(d))
+            alt = [os.path.join(spool, "cur", qid[-2:], qid),
+                   os.path.join(spool, "new", qid)]
+            path = alt[0] if os.path.exists(alt[0]) else alt[1]
+    else:
+        raise FileNotFoundError(path)
     off, recs, body = 0, [], None
     while off < len(data):
         t = chr(data[off])
