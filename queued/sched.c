@@ -661,6 +661,14 @@ results_run(evutil_socket_t fd, short what, void *arg)
 				    sizeof(r->r[i].status));
 			buf_reset(&row);
 			account(&row, r, i, fin, exp);
+			/* The log tells bounces and deferrals; acct has all. */
+			if (fin != RS_DELIVERED)
+				log_info("%s: to=<%s>, relay=%s, dsn=%s, "
+				    "status=%s (%s)", r->job->qe->m->id,
+				    r->job->qe->m->rcpts[r->r[i].idx].addr,
+				    r->mx[0] ? r->mx : "none", r->r[i].status,
+				    fin == RS_BOUNCED ? (exp ? "expired" :
+				    "bounced") : "deferred", r->r[i].diag);
 			if (fin != 0)
 				buf_printf(&log, "%s %u %c %s\n",
 				    r->job->qe->m->id, r->r[i].idx, fin,
