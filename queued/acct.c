@@ -373,7 +373,10 @@ acct_flush(void)
 	struct buf *b = &qd.acct_buf;
 
 	if (ev_tick == NULL && qd.d.base != NULL) {
-		struct timeval tv = { 10, 0 };
+		/* Often enough for move-interval, at most every 10 s. */
+		uint64_t iv = qd.d.cfg->acct.move_interval / 2;
+		struct timeval tv = { (time_t)(iv < 1 ? 1 : iv > 10 ? 10 : iv),
+		    0 };
 
 		ev_tick = event_new(qd.d.base, -1, EV_PERSIST, tick, NULL);
 		event_add(ev_tick, &tv);
