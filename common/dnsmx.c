@@ -247,12 +247,10 @@ dnsmx_resolv_conf(const char *path, struct cfg_dns *dns)
 	return dns->nns > 0 ? 0 : -1;
 }
 
-struct dnsmx *
-dnsmx_new(struct event_base *base, const struct cfg_dns *dns)
+/* dnsmx_set_servers - the servers (and timeouts) of later attempts */
+void
+dnsmx_set_servers(struct dnsmx *d, const struct cfg_dns *dns)
 {
-	struct dnsmx *d = xcalloc(1, sizeof(*d));
-
-	d->base = base;
 	d->dns = *dns;
 	memset(d->dns.ns_text, 0, sizeof(d->dns.ns_text));
 	if (d->dns.nns == 0 &&
@@ -262,6 +260,15 @@ dnsmx_new(struct event_base *base, const struct cfg_dns *dns)
 		config_parse_hostport("127.0.0.1", 53, &x->ns[0], &e);
 		x->nns = 1;
 	}
+}
+
+struct dnsmx *
+dnsmx_new(struct event_base *base, const struct cfg_dns *dns)
+{
+	struct dnsmx *d = xcalloc(1, sizeof(*d));
+
+	d->base = base;
+	dnsmx_set_servers(d, dns);
 	return d;
 }
 

@@ -47,6 +47,7 @@ typedef void (*dnsmx_cb)(enum dns_status, const struct mx_result *, void *);
 
 struct dnsmx	*dnsmx_new(struct event_base *, const struct cfg_dns *);
 void		 dnsmx_free(struct dnsmx *);
+void		 dnsmx_set_servers(struct dnsmx *, const struct cfg_dns *);
 struct dnsmx_query *dnsmx_lookup(struct dnsmx *, const char *domain,
 		    dnsmx_cb, void *arg);
 void		 dnsmx_cancel(struct dnsmx_query *);

@@ -340,6 +340,7 @@ deliverd_reload(struct tern_config *cfg, const char **why)
 			((struct dqueue *)e->val)->rexpire = 0;
 	}
 	dd.vm = vm;
+	route_reload(&cfg->dns);
 	return 0;
 }
 

@@ -135,6 +135,7 @@ void		 job_set_open(struct job *, char outcome, const char *status,
 /* route.c */
 void		 route_resolve(struct dqueue *);
 void		 route_init(void);
+void		 route_reload(const struct cfg_dns *);
 
 /* session.c */
 void		 session_start(struct dqueue *);

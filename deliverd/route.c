@@ -26,6 +26,8 @@
 #include "log.h"
 #include "deliverd.h"
 
+static void	evdns_setup(const struct cfg_dns *);
+
 struct alookup {
 	struct dqueue	*dq;
 	unsigned	 slot;
@@ -284,14 +286,32 @@ route_resolve(struct dqueue *dq)
 void
 route_init(void)
 {
-	const struct cfg_dns *dns = &dd.d.cfg->dns;
-	unsigned	      i;
-	char		      t[16];
-
-	dd.dns = dnsmx_new(dd.d.base, dns);
+	dd.dns = dnsmx_new(dd.d.base, &dd.d.cfg->dns);
 	dd.evdns = evdns_base_new(dd.d.base, 0);
 	if (dd.evdns == NULL)
 		fatalx("evdns_base_new");
+	evdns_setup(&dd.d.cfg->dns);
+}
+
+/*
+ * route_reload - a reload's dns block: new servers for the lookups to
+ * come (queries under way finish with what they had started on).
+ */
+void
+route_reload(const struct cfg_dns *dns)
+{
+	dnsmx_set_servers(dd.dns, dns);
+	evdns_base_clear_nameservers_and_suspend(dd.evdns);
+	evdns_setup(dns);
+	evdns_base_resume(dd.evdns);
+}
+
+static void
+evdns_setup(const struct cfg_dns *dns)
+{
+	unsigned	      i;
+	char		      t[16];
+
 	if (dns->nns == 0) {
 		if (evdns_base_resolv_conf_parse(dd.evdns, DNS_OPTION_NAMESERVERS,
 		    "/etc/resolv.conf") != 0)
