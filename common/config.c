@@ -629,12 +629,12 @@ sp_sources(struct ctx *c, const yaml_node_t *m)
 {
 	yaml_node_pair_t *pair;
 	size_t		  n;
+	struct hmap	  seen;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		cerr(c, m, "sources: expected a mapping of CIDR: {settings}");
 		return;
 	}
-	struct hmap	  seen;
 
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->sources = n ? xcalloc(n, sizeof(struct cfg_source)) : NULL;
@@ -759,13 +759,13 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 {
 	yaml_node_pair_t *pair;
 	size_t		  n;
+	struct hmap	  seen;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		cerr(c, m, "virtual-mtas: expected a mapping of NAME: "
 		    "{settings}");
 		return;
 	}
-	struct hmap	  seen;
 
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->vmtas = n ? xcalloc(n, sizeof(struct cfg_vmta)) : NULL;
@@ -857,13 +857,13 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 {
 	yaml_node_pair_t *pair;
 	size_t		  n;
+	struct hmap	  seen;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		cerr(c, m, "virtual-mta-pools: expected a mapping of NAME: "
 		    "[vmta, ...]");
 		return;
 	}
-	struct hmap	  seen;
 
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->pools = n ? xcalloc(n, sizeof(struct cfg_pool)) : NULL;
@@ -923,12 +923,12 @@ sp_domains(struct ctx *c, const yaml_node_t *m)
 {
 	yaml_node_pair_t *pair;
 	size_t		  n;
+	struct hmap	  seen;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		cerr(c, m, "domains: expected a mapping of DOMAIN: {settings}");
 		return;
 	}
-	struct hmap	  seen;
 
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 	c->cfg->domains = n ? xcalloc(n, sizeof(struct cfg_domain)) : NULL;
@@ -1436,6 +1436,14 @@ config_load_buf(const char *name, const char *buf, size_t len,
 		config_free(cfg);
 		return NULL;
 	}
+	hmap_init(&cfg->domidx);
+	{
+		unsigned i;
+
+		for (i = 0; i < cfg->ndomains; i++)
+			hmap_put(&cfg->domidx, cfg->domains[i].name,
+			    &cfg->domains[i]);
+	}
 	cfg->path = xstrdup(name);
 	cfg->loaded = time(NULL);
 	hash_bytes(buf, len, cfg->hash);
@@ -1525,6 +1533,8 @@ config_free(struct tern_config *cfg)
 		free(cfg->domains[i].smtp_hosts);
 	}
 	free(cfg->domains);
+	if (cfg->domidx.tab != NULL)
+		hmap_clear(&cfg->domidx);
 	for (i = 0; i < cfg->dns.nns; i++)
 		free(cfg->dns.ns_text[i]);
 	free(cfg->acct.file);
@@ -1612,15 +1622,20 @@ config_source_policy(const struct tern_config *cfg, const struct sockaddr *sa,
 	}
 }
 
+/*
+ * find_domain - a domain's block, by hash: the policy is looked up for
+ * every recipient and session step, and configurations list hundreds of
+ * domains.  Names are stored lowercase; the key is lowered here.
+ */
 static const struct cfg_domain *
 find_domain(const struct tern_config *cfg, const char *name)
 {
-	unsigned i;
+	char	 low[256];
 
-	for (i = 0; i < cfg->ndomains; i++)
-		if (strcasecmp(cfg->domains[i].name, name) == 0)
-			return &cfg->domains[i];
-	return NULL;
+	if (!bsnprintf(low, sizeof(low), "%s", name))
+		return NULL;
+	str_lower(low);
+	return hmap_get(&cfg->domidx, low);
 }
 
 /* config_domain_policy - the domain's block over "*" over built-ins */

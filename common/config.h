@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hmap.h"
 #include "units.h"
 
 #define CFG_FILE_MAX		(1024 * 1024)
@@ -225,6 +226,7 @@ struct tern_config {
 	char		*default_virtual_mta;
 	unsigned	 ndomains;
 	struct cfg_domain *domains;
+	struct hmap	 domidx;		/* lowercase name -> block */
 
 	struct cfg_dns	 dns;
 	struct cfg_accounting acct;
