@@ -444,26 +444,22 @@ commit_run(evutil_socket_t fd, short what, void *arg)
 		next = TAILQ_NEXT(rx, entry);
 		TAILQ_REMOVE(&qd.batch, rx, entry);
 		qd.nbatch--;
-		rx->opened = false;	/* no tmp file any more */
 		if (!rx->committing || !dir_ok) {
 			if (rx->peer != NULL)
 				reply_str(rx->peer, IPC_QUEUED_COMMIT_FAIL,
 				    rx->reqid, "451 4.3.0 Temporary queue "
 				    "failure");
-			/* The file may be in tmp/ or new/: leave new/ be. */
-			if (!rx->committing) {
-				rx->opened = true;
-				rx->peer = NULL;
-				rx_free(rx, true);
-			} else {
-				/* Renamed but new/ not durable: take it back. */
+			rx->peer = NULL;
+			if (rx->committing) {
+				/* In new/ but not durably: take it back. */
 				spool_path(to, sizeof(to), "new", rx->env.id);
 				unlinkat(qd.spool_fd, to, 0);
-				rx->peer = NULL;
-				rx_free(rx, false);
+				rx->opened = false;
 			}
+			rx_free(rx, true);	/* unlinks tmp/<id> if open */
 			continue;
 		}
+		rx->opened = false;		/* in new/: no tmp file now */
 		if (rx->peer != NULL)
 			reply_str(rx->peer, IPC_QUEUED_COMMIT_OK, rx->reqid,
 			    rx->env.id);
