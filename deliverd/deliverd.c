@@ -127,12 +127,6 @@ job_finish(struct job *j)
 			ipc_put_u8(&o, (uint8_t)r->outcome);
 			ipc_put_str(&o, r->status);
 			ipc_put_str(&o, r->diag ? r->diag : "");
-			if (r->outcome == 'D')
-				dd.n_delivered++;
-			else if (r->outcome == 'B')
-				dd.n_bounced++;
-			else
-				dd.n_deferred++;
 		}
 		ipc_send(dd.queued, &o, -1);
 	}

@@ -99,7 +99,6 @@ struct dqueue {
 	char		 mxhosts[DEST_MAX][DNS_NAME_MAX + 1];
 	uint16_t	 mxport[DEST_MAX];
 	unsigned	 nmx;
-	unsigned	 rr;
 };
 
 struct deliverd {
@@ -115,7 +114,6 @@ struct deliverd {
 	struct evdns_base *evdns;
 	unsigned	 njobs;
 	unsigned	 nsessions;
-	uint64_t	 n_delivered, n_deferred, n_bounced, n_conn;
 };
 
 extern struct deliverd dd;

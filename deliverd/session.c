@@ -53,7 +53,7 @@ struct session {
 	enum sstate	 st;
 	struct job	*job;
 	unsigned	 nmsgs;
-	bool		 pipelining, enhanced;
+	bool		 pipelining;
 	bool		 need_rset, mail_failed;
 	unsigned	 cmdi, naccepted;
 	char		 esmtp[160];
@@ -312,7 +312,6 @@ s_connect(struct session *s)
 		s_try_next(s, "connect failed");
 		return;
 	}
-	dd.n_conn++;
 }
 
 /* session_start - a new connection for a domain queue */
@@ -614,7 +613,7 @@ ehlo_caps(struct session *s, const char *text)
 {
 	const char *line = text;
 
-	s->pipelining = s->enhanced = false;
+	s->pipelining = false;
 	s->esmtp[0] = '\0';
 	/* Skip the first line (the greeting host). */
 	while ((line = strchr(line, '\n')) != NULL) {
@@ -631,8 +630,6 @@ ehlo_caps(struct session *s, const char *text)
 			*p = (char)toupper((unsigned char)*p);
 		if (strcmp(kw, "PIPELINING") == 0)
 			s->pipelining = true;
-		if (strcmp(kw, "ENHANCEDSTATUSCODES") == 0)
-			s->enhanced = true;
 		/* The list for accounting; what does not fit is left out. */
 		{
 			size_t used = strlen(s->esmtp);
@@ -706,7 +703,7 @@ on_reply(struct session *s, int code, const char *text)
 		break;
 	case SS_HELO:
 		if (code / 100 == 2) {
-			s->pipelining = s->enhanced = false;
+			s->pipelining = false;
 			s->esmtp[0] = '\0';
 			s_ready(s);
 		} else

@@ -242,7 +242,6 @@ data_end(struct session *s)
 	if (t->error == TXE_NONE && (t->fd == -1 || smtpd.queued == NULL))
 		t->error = TXE_QUEUE;
 	if (t->error != TXE_NONE) {
-		smtpd.n_rejected++;
 		session_reply(s, "%s", error_reply(t->error));
 		tx_reset(s);
 		s->state = ST_MAIL;
@@ -320,8 +319,6 @@ data_committed(struct session *s, bool ok, const char *text)
 	tern_strlcpy(id, s->tx.id, sizeof(id));
 	s->tx.id[0] = '\0';		/* nothing to abort any more */
 	if (ok) {
-		smtpd.n_msgs++;
-		s->nmsgs++;
 		log_info("%s: from=<%s>, nrcpt=%u, size=%llu, client=[%s]",
 		    id, s->tx.sender, s->tx.nrcpt,
 		    (unsigned long long)s->tx.size, s->ip);

@@ -167,7 +167,6 @@ session_new(int fd, struct sockaddr *sa, int socklen)
 	}
 	TAILQ_INSERT_TAIL(&smtpd.sessions, s, entry);
 	smtpd.nsessions++;
-	smtpd.n_conn++;
 	s->slot = smtpd_slot_alloc(s);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event,
 	    s);
@@ -366,7 +365,6 @@ cmd_rcpt(struct session *s, const char *args)
 		session_reply(s, "550 5.7.1 <%s@%s>: Relay access denied",
 		    r.addr.local, r.addr.domain);
 		s->nerrors++;
-		smtpd.n_rejected++;
 		return;
 	}
 	if (s->tx.nrcpt >= s->pol.max_rcpt) {

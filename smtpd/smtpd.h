@@ -88,7 +88,6 @@ struct session {
 	bool		 closing;	/* close when output drains */
 	bool		 skip_line;	/* discarding an overlong line */
 	unsigned	 nerrors;
-	unsigned	 nmsgs;
 	struct tx	 tx;
 };
 
@@ -108,8 +107,6 @@ struct smtpd {
 	unsigned	 reconnect_ms;
 	struct event	*ev_stop;
 	uint64_t	 next_id;
-	/* counters, reported by the status control request */
-	uint64_t	 n_conn, n_msgs, n_rejected;
 };
 
 extern struct smtpd smtpd;
