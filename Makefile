@@ -77,13 +77,13 @@ $(B)/sbin/tern: $(tern_OBJ) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests link against libcommon and, where named t/unit/<daemon>_*.c,
+# Unit tests link against libcommon and, where named t/unit/test_<daemon>_*.c,
 # against that daemon's objects except main.o.
 $(B)/t/%: t/unit/%.c $(LIBCOMMON) t/unit/tap.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -It/unit $(LDFLAGS) -o $@ $< \
-	    $(filter-out %/main.o,$(foreach d,$(DAEMONS),$(if $(filter $(d)_%,$*),$($(d)_OBJ)))) \
+	    $(filter-out %/main.o,$(foreach d,$(DAEMONS),$(if $(filter test_$(d)_%,$*),$($(d)_OBJ)))) \
 	    $(LIBCOMMON) $(LDLIBS)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -48,19 +48,22 @@ struct ctx {
 	struct tern_config	*cfg;
 	struct ref		*refs;
 	unsigned		 nrefs;
+	struct ref		*prefs;		/* smtp-pattern-list names */
+	unsigned		 nprefs;
+	struct cfg_vmta		*vm;		/* the virtual-mta being read */
 };
 
 enum ftype {
 	F_BOOL, F_UINT, F_DURATION, F_SIZE, F_SIZE_FINITE, F_RATE, F_DURLIST,
 	F_STR, F_NAME,
-	F_HOSTNAME, F_PATH, F_ROUTE
+	F_HOSTNAME, F_PATH, F_ROUTE, F_PERCENT
 };
 
 struct field {
 	const char	*key;
 	enum ftype	 type;
 	size_t		 off;
-	unsigned	 setbit;
+	uint64_t	 setbit;
 	uint64_t	 min;
 	uint64_t	 max;
 };
@@ -270,9 +273,37 @@ valid_route(const char *s)
 	return valid_hostname(host);
 }
 
+/*
+ * parse_percent - "10%", "0.3%", "100%" -> parts per million.  Three
+ * decimals at most: finer shares mean nothing for a daily sample.
+ */
+static int
+parse_percent(const char *s, uint64_t *ppm)
+{
+	uint64_t	 whole = 0, frac = 0;
+	unsigned	 nd = 0, nw = 0;
+
+	for (; *s >= '0' && *s <= '9' && nw < 4; s++, nw++)
+		whole = whole * 10 + (uint64_t)(*s - '0');
+	if (nw == 0)
+		return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, nd++) {
+			if (nd >= 3)
+				return -1;
+			frac = frac * 10 + (uint64_t)(*s - '0');
+		}
+	if (strcmp(s, "%") != 0)
+		return -1;
+	while (nd++ < 4)
+		frac *= 10;
+	*ppm = whole * 10000 + frac;
+	return *ppm > 1000000 ? -1 : 0;
+}
+
 /* set_field - decode one scalar into the struct at base per its row */
 static void
-set_field(struct ctx *c, const struct field *f, void *base, unsigned *set,
+set_field(struct ctx *c, const struct field *f, void *base, uint64_t *set,
     const yaml_node_t *v)
 {
 	const char	*s = scalar(v), *e = NULL;
@@ -337,6 +368,14 @@ set_field(struct ctx *c, const struct field *f, void *base, unsigned *set,
 			return;
 		}
 		break;
+	case F_PERCENT:
+		if (parse_percent(s, &u) == -1) {
+			cerr(c, v, "%s: expected a percentage such as 10%% or "
+			    "0.3%%, found \"%s\"", f->key, s);
+			return;
+		}
+		*(uint64_t *)p = u;
+		break;
 	case F_DURLIST:
 		if (units_durlist(s, (struct durlist *)p, &e) == -1) {
 			cerr(c, v, "%s: %s: \"%s\"", f->key, e, s);
@@ -395,7 +434,7 @@ struct special {
 /* walk_map - apply field rows and special handlers to a mapping node */
 static void
 walk_map(struct ctx *c, const yaml_node_t *m, const char *what,
-    const struct field *fields, size_t nfields, void *base, unsigned *set,
+    const struct field *fields, size_t nfields, void *base, uint64_t *set,
     const struct special *sp, size_t nsp)
 {
 	yaml_node_pair_t *pair;
@@ -558,10 +597,28 @@ static const struct field domain_fields[] = {
 	    bounce_upon_5xx_greeting), DOM_B5XXGREET, 0, 0 },
 	{ "retry-after-dns-error", F_DURATION, O(cfg_domain,
 	    retry_after_dns_error), DOM_DNSRETRY, 1, 86400 },
+	{ "max-connect-rate", F_RATE, O(cfg_domain, max_connect_rate),
+	    DOM_CONNRATE, 0, 0 },
+	{ "backoff-max-msg-rate", F_RATE, O(cfg_domain, backoff_max_msg_rate),
+	    DOM_BORATE, 0, 0 },
+	{ "backoff-max-smtp-out", F_UINT, O(cfg_domain, backoff_max_smtp_out),
+	    DOM_BOMAXOUT, 1, 10000 },
+	{ "backoff-retry-after", F_DURLIST, O(cfg_domain, backoff_retry_after),
+	    DOM_BORETRY, 0, 0 },
+	{ "backoff-to-normal-after", F_DURATION, O(cfg_domain,
+	    backoff_to_normal_after), DOM_BONORMAL, 1, 30 * 86400 },
+	{ "backoff-to-normal-after-delivery", F_BOOL, O(cfg_domain,
+	    backoff_to_normal_after_delivery), DOM_BONORMALDLV, 0, 0 },
+	{ "smtp-pattern-list", F_NAME, O(cfg_domain, smtp_pattern_list),
+	    DOM_PATLIST, 0, 0 },
+	{ "disable-mx-rollup", F_BOOL, O(cfg_domain, disable_mx_rollup),
+	    DOM_NOROLLUP, 0, 0 },
 };
 
 static const struct field vmta_fields[] = {
-	{ "smtp-source-host", F_STR, 0, 0, 0, 300 },
+	{ "max-smtp-out", F_UINT, O(cfg_vmta, max_smtp_out), VM_MAXOUT, 1,
+	    1000000 },
+	{ "max-msg-rate", F_RATE, O(cfg_vmta, max_msg_rate), VM_MSGRATE, 0, 0 },
 };
 
 static const struct field top_fields[] = {
@@ -588,6 +645,11 @@ static const struct field top_fields[] = {
 	    0, 1ULL << 50 },
 	{ "group-commit-delay-us", F_UINT, O(tern_config,
 	    group_commit_delay_us), 0, 0, 100000 },
+	{ "smtp-pattern-builtin", F_BOOL, O(tern_config, smtp_pattern_builtin),
+	    0, 0, 0 },
+	{ "mx-rollup-builtin", F_BOOL, O(tern_config, mx_rollup_builtin), 0,
+	    0, 0 },
+	{ "auto-mx-rollup", F_BOOL, O(tern_config, auto_mx_rollup), 0, 0, 0 },
 	{ "default-virtual-mta", F_NAME, O(tern_config, default_virtual_mta),
 	    0, 0, 0 },
 };
@@ -754,6 +816,234 @@ vmta_source_host(struct ctx *c, struct cfg_vmta *vm, const yaml_node_t *v)
 	vm->ehlo_name = xstrdup(sp);
 }
 
+static bool	regex_sane(const char *);
+static void	domain_blocks(struct ctx *, const yaml_node_t *,
+		    const char *prefix, struct cfg_domain **, unsigned *);
+
+static void
+sp_vm_source(struct ctx *c, const yaml_node_t *v)
+{
+	vmta_source_host(c, c->vm, v);
+}
+
+static void
+sp_vm_domains(struct ctx *c, const yaml_node_t *m)
+{
+	char prefix[CFG_NAME_MAX + 32];
+
+	snprintf(prefix, sizeof(prefix), "virtual-mtas.%s.domains",
+	    c->vm->name);
+	domain_blocks(c, m, prefix, &c->vm->domains, &c->vm->ndomains);
+}
+
+/* warm_start - "YYYY-MM-DD": day 1 begins at 00:00 UTC that date */
+static void
+warm_start(struct ctx *c, const yaml_node_t *v)
+{
+	const char	*s = scalar(v);
+	struct tm	 tm;
+	int		 y, mo, d, n = 0;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 ||
+	    s[n] != '\0' || y < 2000 || y > 2100 || mo < 1 || mo > 12 ||
+	    d < 1 || d > 31) {
+		cerr(c, v, "warmup: start: expected a date YYYY-MM-DD");
+		return;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	c->vm->warmup.start = timegm(&tm);
+}
+
+static void
+warm_day(struct ctx *c, uint64_t volume, const struct rate *r)
+{
+	struct cfg_warmup *w = &c->vm->warmup;
+
+	w->volume = xreallocarray(w->volume, w->ndays + 1, sizeof(uint64_t));
+	w->rate = xreallocarray(w->rate, w->ndays + 1, sizeof(struct rate));
+	w->volume[w->ndays] = volume;
+	if (r != NULL)
+		w->rate[w->ndays] = *r;
+	else
+		memset(&w->rate[w->ndays], 0, sizeof(struct rate));
+	w->ndays++;
+}
+
+/* warm_item - one day: 50, or {volume: 200, max-msg-rate: 20/h} */
+static void
+warm_item(struct ctx *c, const yaml_node_t *v)
+{
+	yaml_node_pair_t *pair;
+	const char	 *sv = scalar(v), *e;
+	uint64_t	  u = 0;
+	struct rate	  r;
+
+	memset(&r, 0, sizeof(r));
+	if (sv != NULL) {
+		if (parse_u64(sv, 1, 1000000000, &u) == -1)
+			cerr(c, v, "warmup: schedule: \"%s\" is not a daily "
+			    "volume (1 to 1000000000)", sv);
+		else
+			warm_day(c, u, NULL);
+		return;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		cerr(c, v, "warmup: schedule: expected a volume or {volume: N, "
+		    "max-msg-rate: RATE}");
+		return;
+	}
+	for (pair = v->data.mapping.pairs.start;
+	    pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *x = node(c, pair->value);
+		const char *ks = scalar(k), *xs = scalar(x);
+
+		if (ks != NULL && strcmp(ks, "volume") == 0 && xs != NULL &&
+		    parse_u64(xs, 1, 1000000000, &u) == 0)
+			continue;
+		if (ks != NULL && strcmp(ks, "max-msg-rate") == 0 &&
+		    xs != NULL && units_rate(xs, &r, &e) == 0)
+			continue;
+		cerr(c, x, "warmup: schedule: expected volume: 1 to "
+		    "1000000000 and max-msg-rate: RATE");
+		return;
+	}
+	if (u == 0) {
+		cerr(c, v, "warmup: schedule: a day needs a volume");
+		return;
+	}
+	warm_day(c, u, &r);
+}
+
+/* warm_schedule - [50, 100, {volume: 200, max-msg-rate: 20/h}, ...] */
+static void
+warm_schedule(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+
+	if (seq->type != YAML_SEQUENCE_NODE ||
+	    seq->data.sequence.items.top == seq->data.sequence.items.start) {
+		cerr(c, seq, "warmup: schedule: expected a list of daily "
+		    "volumes");
+		return;
+	}
+	if (c->vm->warmup.ndays > 0) {
+		cerr(c, seq, "warmup: give schedule or growth, not both");
+		return;
+	}
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		if (c->vm->warmup.ndays >= WARMUP_DAYS_MAX) {
+			cerr(c, node(c, *it), "warmup: schedule: more than %d "
+			    "days", WARMUP_DAYS_MAX);
+			return;
+		}
+		warm_item(c, node(c, *it));
+	}
+}
+
+/*
+ * warm_growth - {first: 50, factor: 2, full: 100000}: 50 on day 1,
+ * times factor each day, full on the first day it is reached.
+ */
+static void
+warm_growth(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	uint64_t	  first = 0, full = 0, f = 0, v;
+	char		  pc[40];
+
+	if (c->vm->warmup.ndays > 0) {
+		cerr(c, m, "warmup: give schedule or growth, not both");
+		return;
+	}
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "warmup: growth: expected {first: N, factor: F, "
+		    "full: N}");
+		return;
+	}
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *x = node(c, pair->value);
+		const char *ks = scalar(k), *xs = scalar(x);
+
+		if (ks == NULL || xs == NULL) {
+			cerr(c, k, "warmup: growth: expected plain keys and "
+			    "values");
+			return;
+		}
+		if (strcmp(ks, "first") == 0) {
+			if (parse_u64(xs, 1, 1000000000, &first) == -1)
+				cerr(c, x, "warmup: growth: first: expected 1 "
+				    "to 1000000000");
+		} else if (strcmp(ks, "full") == 0) {
+			if (parse_u64(xs, 1, 1000000000, &full) == -1)
+				cerr(c, x, "warmup: growth: full: expected 1 "
+				    "to 1000000000");
+		} else if (strcmp(ks, "factor") == 0) {
+			/* "1.5" read as "1.5%": ten-thousandths of 1. */
+			if (!bsnprintf(pc, sizeof(pc), "%s%%", xs) ||
+			    parse_percent(pc, &f) == -1 || f < 11000 ||
+			    f > 1000000) {
+				cerr(c, x, "warmup: growth: factor: expected a "
+				    "number from 1.1 to 100");
+				f = 0;
+			}
+		} else
+			cerr(c, k, "warmup: growth: unknown key \"%s\"", ks);
+	}
+	if (first == 0 || full == 0 || f == 0) {
+		cerr(c, m, "warmup: growth: needs first, factor and full");
+		return;
+	}
+	for (v = first; v < full && c->vm->warmup.ndays < WARMUP_DAYS_MAX - 1;
+	    v = v * f / 10000 > v ? v * f / 10000 : v + 1)
+		warm_day(c, v, NULL);
+	warm_day(c, full, NULL);
+}
+
+static const struct field warm_fields[] = {
+	{ "pause-bounce-rate", F_PERCENT, O(cfg_warmup, pause_bounce_ppm), 0,
+	    0, 0 },
+	{ "pause-complaint-rate", F_PERCENT, O(cfg_warmup,
+	    pause_complaint_ppm), 0, 0, 0 },
+	{ "pause-min-sample", F_UINT, O(cfg_warmup, pause_min_sample), 0, 1,
+	    1000000 },
+};
+
+static const struct special warm_specials[] = {
+	{ "start", warm_start },
+	{ "schedule", warm_schedule },
+	{ "growth", warm_growth },
+};
+
+static void
+sp_vm_warmup(struct ctx *c, const yaml_node_t *m)
+{
+	struct cfg_warmup *w = &c->vm->warmup;
+
+	w->set = true;
+	w->pause_bounce_ppm = 100000;		/* 10% */
+	w->pause_complaint_ppm = 3000;		/* 0.3% */
+	w->pause_min_sample = 20;
+	walk_map(c, m, "warmup", warm_fields, nitems(warm_fields), w, NULL,
+	    warm_specials, nitems(warm_specials));
+	if (m->type != YAML_MAPPING_NODE)
+		return;
+	if (w->start == 0)
+		cerr(c, m, "warmup: required key \"start\" is missing");
+	if (w->ndays == 0)
+		cerr(c, m, "warmup: needs a schedule or a growth");
+}
+
+static const struct special vmta_specials[] = {
+	{ "smtp-source-host", sp_vm_source },
+	{ "domains", sp_vm_domains },
+	{ "warmup", sp_vm_warmup },
+};
+
 static void
 sp_vmtas(struct ctx *c, const yaml_node_t *m)
 {
@@ -773,10 +1063,8 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
-		yaml_node_pair_t *p2;
 		struct cfg_vmta *vm = &c->cfg->vmtas[c->cfg->nvmtas];
 		const char *ks = scalar(k);
-		bool got_host = false;
 
 		if (ks != NULL && seen_before(c, &seen, k, "virtual-mtas", ks))
 			continue;
@@ -788,28 +1076,10 @@ sp_vmtas(struct ctx *c, const yaml_node_t *m)
 		}
 		vm->name = xstrdup(ks);
 		c->cfg->nvmtas++;
-		if (v->type != YAML_MAPPING_NODE) {
-			cerr(c, v, "%s: expected a mapping", ks);
-			continue;
-		}
-		for (p2 = v->data.mapping.pairs.start;
-		    p2 < v->data.mapping.pairs.top; p2++) {
-			yaml_node_t *k2 = node(c, p2->key);
-			const char *k2s = scalar(k2);
-
-			if (k2s != NULL &&
-			    strcmp(k2s, vmta_fields[0].key) == 0) {
-				if (got_host)
-					cerr(c, k2, "%s: duplicate key \"%s\"",
-					    ks, k2s);
-				else
-					vmta_source_host(c, vm,
-					    node(c, p2->value));
-				got_host = true;
-			} else
-				cerr(c, k2, "%s: unknown key \"%s\"", ks,
-				    k2s ? k2s : "");
-		}
+		c->vm = vm;
+		walk_map(c, v, ks, vmta_fields, nitems(vmta_fields), vm,
+		    &vm->set, vmta_specials, nitems(vmta_specials));
+		c->vm = NULL;
 	}
 	hmap_clear(&seen);
 }
@@ -918,41 +1188,316 @@ sp_pools(struct ctx *c, const yaml_node_t *m)
 	hmap_clear(&seen);
 }
 
+/* pat_ref - a domain block's smtp-pattern-list, checked at the end */
 static void
-sp_domains(struct ctx *c, const yaml_node_t *m)
+pat_ref(struct ctx *c, const yaml_node_t *at, const char *owner,
+    const char *name)
+{
+	struct ref *r;
+
+	c->prefs = xreallocarray(c->prefs, c->nprefs + 1, sizeof(*c->prefs));
+	r = &c->prefs[c->nprefs++];
+	r->at = *at;
+	snprintf(r->what, sizeof(r->what), "%s", owner);
+	r->name = xstrdup(name);
+	r->vmta_only = false;
+}
+
+/*
+ * domain_blocks - "DOMAIN: {settings}" blocks, top level or inside a
+ * virtual-mta.  A name is a domain, a rollup name or "*".
+ */
+static void
+domain_blocks(struct ctx *c, const yaml_node_t *m, const char *prefix,
+    struct cfg_domain **arr, unsigned *count)
 {
 	yaml_node_pair_t *pair;
 	size_t		  n;
 	struct hmap	  seen;
 
 	if (m->type != YAML_MAPPING_NODE) {
-		cerr(c, m, "domains: expected a mapping of DOMAIN: {settings}");
+		cerr(c, m, "%s: expected a mapping of DOMAIN: {settings}",
+		    prefix);
 		return;
 	}
 
 	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
-	c->cfg->domains = n ? xcalloc(n, sizeof(struct cfg_domain)) : NULL;
+	*arr = n ? xcalloc(n, sizeof(struct cfg_domain)) : NULL;
 	hmap_init(&seen);
 	for (pair = m->data.mapping.pairs.start;
 	    pair < m->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
-		struct cfg_domain *d = &c->cfg->domains[c->cfg->ndomains];
+		struct cfg_domain *d = &(*arr)[*count];
 		const char *ks = scalar(k);
 
-		if (ks != NULL && seen_before(c, &seen, k, "domains", ks))
+		if (ks != NULL && seen_before(c, &seen, k, prefix, ks))
 			continue;
 
 		if (ks == NULL || (strcmp(ks, "*") != 0 &&
 		    !valid_hostname(ks))) {
-			cerr(c, k, "domains: \"%s\" is not a domain name or "
-			    "\"*\"", ks ? ks : "");
+			cerr(c, k, "%s: \"%s\" is not a domain name or "
+			    "\"*\"", prefix, ks ? ks : "");
 			continue;
 		}
 		d->name = xstrdup(ks);
 		str_lower(d->name);
-		c->cfg->ndomains++;
+		d->label = xasprintf("%s.%s", prefix, d->name);
+		(*count)++;
 		walk_map(c, v, ks, domain_fields, nitems(domain_fields), d,
 		    &d->set, NULL, 0);
+		if (d->set & DOM_PATLIST)
+			pat_ref(c, find_value(c, v, "smtp-pattern-list"),
+			    d->label, d->smtp_pattern_list);
+	}
+	hmap_clear(&seen);
+}
+
+static void
+sp_domains(struct ctx *c, const yaml_node_t *m)
+{
+	domain_blocks(c, m, "domains", &c->cfg->domains, &c->cfg->ndomains);
+}
+
+/* --- smtp-pattern-lists ------------------------------------------------ */
+
+static const struct {
+	const char	*name;
+	enum pat_action	 a;
+} pat_actions[] = {
+	{ "backoff", PA_BACKOFF }, { "normal", PA_NORMAL },
+	{ "suspend", PA_SUSPEND }, { "disconnect", PA_DISCONNECT },
+	{ "bounce", PA_BOUNCE }, { "bounce-queue", PA_BOUNCE },
+};
+
+const char *
+config_pat_action_name(enum pat_action a)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(pat_actions); i++)
+		if (pat_actions[i].a == a)
+			return pat_actions[i].name;
+	return "?";
+}
+
+struct patrule_tmp {
+	struct cfg_patrule r;
+	bool		 got_action;
+};
+
+static struct patrule_tmp *cur_rule;
+
+static void
+rule_reply(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+	regex_t	    re;
+
+	if (s == NULL || *s == '\0') {
+		cerr(c, v, "reply: expected a regular expression");
+		return;
+	}
+	if (!regex_sane(s)) {
+		cerr(c, v, "reply: /%.40s/ is over 512 characters, stacks "
+		    "quantifiers, or has a counted repeat on a group or above "
+		    "{100}", s);
+		return;
+	}
+	if (regcomp(&re, s, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+		cerr(c, v, "reply: bad regular expression /%s/", s);
+		return;
+	}
+	regfree(&re);
+	free(cur_rule->r.regex);
+	cur_rule->r.regex = xstrdup(s);
+}
+
+/* rule_action - "action: backoff", or PowerMTA's "mode: backoff" */
+static void
+rule_action(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+	size_t	    i;
+
+	if (cur_rule->got_action) {
+		cerr(c, v, "give action or mode once");
+		return;
+	}
+	for (i = 0; s != NULL && i < nitems(pat_actions); i++)
+		if (strcmp(s, pat_actions[i].name) == 0) {
+			cur_rule->r.action = pat_actions[i].a;
+			cur_rule->got_action = true;
+			return;
+		}
+	cerr(c, v, "action: expected backoff, normal, suspend, disconnect "
+	    "or bounce, found \"%s\"", s ? s : kind(v));
+}
+
+/* rule_after - "3/5m": fire on the 3rd match within 5 minutes */
+static void
+rule_after(struct ctx *c, const yaml_node_t *v)
+{
+	const char	*s = scalar(v), *sl, *e;
+	char		 num[16];
+	uint64_t	 n, w;
+
+	if (s == NULL || (sl = strchr(s, '/')) == NULL ||
+	    (size_t)(sl - s) >= sizeof(num)) {
+		cerr(c, v, "after: expected COUNT/DURATION such as 3/5m");
+		return;
+	}
+	memcpy(num, s, (size_t)(sl - s));
+	num[sl - s] = '\0';
+	if (parse_u64(num, 1, 10000, &n) == -1 ||
+	    units_duration(sl + 1, &w, &e) == -1 || w == 0 || w > 86400) {
+		cerr(c, v, "after: expected COUNT/DURATION such as 3/5m "
+		    "(count 1 to 10000, duration up to 1d)");
+		return;
+	}
+	cur_rule->r.after_n = (unsigned)n;
+	cur_rule->r.after_window = w;
+}
+
+static const struct field rule_fields[] = {
+	{ "for", F_DURATION, O(cfg_patrule, for_secs), 0, 1, 30 * 86400 },
+	{ "backoff-to-normal-after", F_DURATION, O(cfg_patrule, for_secs), 0,
+	    1, 30 * 86400 },
+};
+
+static const struct special rule_specials[] = {
+	{ "reply", rule_reply },
+	{ "action", rule_action },
+	{ "mode", rule_action },
+	{ "after", rule_after },
+};
+
+static void
+pat_list(struct ctx *c, const char *name, const yaml_node_t *seq)
+{
+	struct cfg_patlist *pl = &c->cfg->patlists[c->cfg->npatlists];
+	yaml_node_item_t   *it;
+	size_t		    n;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "%s: expected a list of rules {reply: REGEX, "
+		    "action: ACTION}", name);
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	pl->name = xstrdup(name);
+	pl->r = n ? xcalloc(n, sizeof(struct cfg_patrule)) : NULL;
+	c->cfg->npatlists++;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t	  *v = node(c, *it);
+		struct patrule_tmp t;
+
+		memset(&t, 0, sizeof(t));
+		cur_rule = &t;
+		walk_map(c, v, name, rule_fields, nitems(rule_fields), &t.r,
+		    NULL, rule_specials, nitems(rule_specials));
+		cur_rule = NULL;
+		if (v->type != YAML_MAPPING_NODE)
+			continue;
+		if (t.r.regex == NULL || !t.got_action) {
+			cerr(c, v, "%s: a rule needs reply and action", name);
+			free(t.r.regex);
+			continue;
+		}
+		t.r.line = (unsigned)v->start_mark.line + 1;
+		pl->r[pl->n++] = t.r;
+	}
+}
+
+static void
+sp_patlists(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+	struct hmap	  seen;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "smtp-pattern-lists: expected a mapping of NAME: "
+		    "[rules]");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->patlists = n ? xcalloc(n, sizeof(struct cfg_patlist)) : NULL;
+	hmap_init(&seen);
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		const char *ks = scalar(k);
+
+		if (ks != NULL && seen_before(c, &seen, k,
+		    "smtp-pattern-lists", ks))
+			continue;
+		if (ks == NULL || !config_name_ok(ks)) {
+			cerr(c, k, "smtp-pattern-lists: \"%s\" is not a valid "
+			    "name", ks ? ks : "");
+			continue;
+		}
+		pat_list(c, ks, v);
+	}
+	hmap_clear(&seen);
+}
+
+/* --- mx-rollup --------------------------------------------------------- */
+
+static bool
+valid_mx_glob(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    strchr(".-*?_", *s) != NULL))
+			return false;
+	return true;
+}
+
+/* mx-rollup: {"*.google.com": google.rollup} (PowerMTA <mx-rollup-list>) */
+static void
+sp_rollups(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+	struct hmap	  seen;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "mx-rollup: expected a mapping of \"MX-GLOB\": "
+		    "NAME");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->rollups = n ? xcalloc(n, sizeof(struct cfg_rollup)) : NULL;
+	hmap_init(&seen);
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		const char *ks = scalar(k), *vs = scalar(v);
+		struct cfg_rollup *r = &c->cfg->rollups[c->cfg->nrollups];
+
+		if (ks != NULL && seen_before(c, &seen, k, "mx-rollup", ks))
+			continue;
+		if (ks == NULL || !valid_mx_glob(ks)) {
+			cerr(c, k, "mx-rollup: \"%s\" is not a lowercase host "
+			    "name pattern (letters, digits, '.', '-', '*', "
+			    "'?')", ks ? ks : "");
+			continue;
+		}
+		if (vs == NULL || !config_name_ok(vs)) {
+			cerr(c, v, "mx-rollup: %s: expected a rollup name such "
+			    "as google.rollup", ks);
+			continue;
+		}
+		r->glob = xstrdup(ks);
+		r->name = xstrdup(vs);
+		str_lower(r->name);
+		c->cfg->nrollups++;
 	}
 	hmap_clear(&seen);
 }
@@ -1192,6 +1737,8 @@ static const struct special top_specials[] = {
 	{ "virtual-mtas", sp_vmtas },
 	{ "virtual-mta-pools", sp_pools },
 	{ "domains", sp_domains },
+	{ "smtp-pattern-lists", sp_patlists },
+	{ "mx-rollup", sp_rollups },
 };
 
 /* --- pass 1: events ---------------------------------------------------- */
@@ -1299,6 +1846,9 @@ set_defaults(struct tern_config *cfg)
 	cfg->min_free_space = 100ULL * 1024 * 1024;
 	cfg->group_commit_delay_us = 0;
 	cfg->spool_syncfs = true;
+	cfg->smtp_pattern_builtin = true;
+	cfg->mx_rollup_builtin = true;
+	cfg->auto_mx_rollup = true;
 	cfg->dns.timeout = 5;
 	cfg->dns.attempts = 2;
 	cfg->acct.enabled = true;
@@ -1357,6 +1907,11 @@ cross_check(struct ctx *c, const yaml_node_t *root)
 			cerr(c, &r->at, "%s: \"%s\" is neither a virtual-mta "
 			    "nor a pool", r->what, r->name);
 	}
+	for (i = 0; i < c->nprefs; i++)
+		if (config_patlist(cfg, c->prefs[i].name) == NULL)
+			cerr(c, &c->prefs[i].at, "%s: smtp-pattern-list: \"%s\" "
+			    "is not in smtp-pattern-lists", c->prefs[i].what,
+			    c->prefs[i].name);
 	for (i = 0; i < cfg->npools; i++) {
 		if (config_vmta(cfg, cfg->pools[i].name) != NULL)
 			cerr(c, root, "virtual-mta-pools: \"%s\" is also a "
@@ -1431,6 +1986,9 @@ config_load_buf(const char *name, const char *buf, size_t len,
 		for (i = 0; i < c.nrefs; i++)
 			free(c.refs[i].name);
 		free(c.refs);
+		for (i = 0; i < c.nprefs; i++)
+			free(c.prefs[i].name);
+		free(c.prefs);
 	}
 	if (err->n != before || err->dropped) {
 		config_free(cfg);
@@ -1443,6 +2001,15 @@ config_load_buf(const char *name, const char *buf, size_t len,
 		for (i = 0; i < cfg->ndomains; i++)
 			hmap_put(&cfg->domidx, cfg->domains[i].name,
 			    &cfg->domains[i]);
+		for (i = 0; i < cfg->nvmtas; i++) {
+			struct cfg_vmta *vm = &cfg->vmtas[i];
+			unsigned j;
+
+			hmap_init(&vm->domidx);
+			for (j = 0; j < vm->ndomains; j++)
+				hmap_put(&vm->domidx, vm->domains[j].name,
+				    &vm->domains[j]);
+		}
 	}
 	cfg->path = xstrdup(name);
 	cfg->loaded = time(NULL);
@@ -1491,6 +2058,21 @@ config_errors_free(struct cfg_errors *err)
 	memset(err, 0, sizeof(*err));
 }
 
+static void
+domains_free(struct cfg_domain *d, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		free(d[i].name);
+		free(d[i].label);
+		free(d[i].route);
+		free(d[i].smtp_hosts);
+		free(d[i].smtp_pattern_list);
+	}
+	free(d);
+}
+
 void
 config_free(struct tern_config *cfg)
 {
@@ -1514,9 +2096,16 @@ config_free(struct tern_config *cfg)
 	}
 	free(cfg->sources);
 	for (i = 0; i < cfg->nvmtas; i++) {
-		free(cfg->vmtas[i].name);
-		free(cfg->vmtas[i].source_ip);
-		free(cfg->vmtas[i].ehlo_name);
+		struct cfg_vmta *vm = &cfg->vmtas[i];
+
+		free(vm->name);
+		free(vm->source_ip);
+		free(vm->ehlo_name);
+		domains_free(vm->domains, vm->ndomains);
+		if (vm->domidx.tab != NULL)
+			hmap_clear(&vm->domidx);
+		free(vm->warmup.volume);
+		free(vm->warmup.rate);
 	}
 	free(cfg->vmtas);
 	for (i = 0; i < cfg->npools; i++) {
@@ -1527,12 +2116,7 @@ config_free(struct tern_config *cfg)
 		free(cfg->pools[i].name);
 	}
 	free(cfg->pools);
-	for (i = 0; i < cfg->ndomains; i++) {
-		free(cfg->domains[i].name);
-		free(cfg->domains[i].route);
-		free(cfg->domains[i].smtp_hosts);
-	}
-	free(cfg->domains);
+	domains_free(cfg->domains, cfg->ndomains);
 	if (cfg->domidx.tab != NULL)
 		hmap_clear(&cfg->domidx);
 	for (i = 0; i < cfg->dns.nns; i++)
@@ -1544,6 +2128,18 @@ config_free(struct tern_config *cfg)
 		free(cfg->bcpats[i].category);
 	}
 	free(cfg->bcpats);
+	for (i = 0; i < cfg->npatlists; i++) {
+		for (j = 0; j < cfg->patlists[i].n; j++)
+			free(cfg->patlists[i].r[j].regex);
+		free(cfg->patlists[i].r);
+		free(cfg->patlists[i].name);
+	}
+	free(cfg->patlists);
+	for (i = 0; i < cfg->nrollups; i++) {
+		free(cfg->rollups[i].glob);
+		free(cfg->rollups[i].name);
+	}
+	free(cfg->rollups);
 	free(cfg);
 }
 
@@ -1638,14 +2234,23 @@ find_domain(const struct tern_config *cfg, const char *name)
 	return hmap_get(&cfg->domidx, low);
 }
 
-/* config_domain_policy - the domain's block over "*" over built-ins */
-void
-config_domain_policy(const struct tern_config *cfg, const char *domain,
-    struct dom_policy *p)
+static const struct cfg_domain *
+vm_find_domain(const struct cfg_vmta *vm, const char *name)
+{
+	char	 low[256];
+
+	if (vm == NULL || vm->ndomains == 0 ||
+	    !bsnprintf(low, sizeof(low), "%s", name))
+		return NULL;
+	str_lower(low);
+	return hmap_get(&vm->domidx, low);
+}
+
+static void
+policy_defaults(struct dom_policy *p)
 {
 	static const struct durlist def_retry = { 1, { 600 } };
-	const struct cfg_domain *blk[2];
-	unsigned i, got = 0;
+	static const struct durlist def_boretry = { 1, { 3600 } };
 
 	memset(p, 0, sizeof(*p));
 	p->max_smtp_out = 20;
@@ -1666,56 +2271,129 @@ config_domain_policy(const struct tern_config *cfg, const char *domain,
 	p->connection_idle_timeout = 5;
 	p->bounce_upon_5xx_greeting = true;
 	p->retry_after_dns_error = 60;
-	blk[0] = find_domain(cfg, domain);
-	blk[1] = find_domain(cfg, "*");
-	for (i = 0; i < 2; i++) {
-		const struct cfg_domain *d = blk[i];
-		unsigned fresh;
+	/* PowerMTA's backoff defaults: 20 connections, 1h retries. */
+	p->backoff_max_smtp_out = 20;
+	p->backoff_retry_after = &def_boretry;
+}
 
-		if (d == NULL)
-			continue;
-		fresh = d->set & ~got;
-		if (fresh & DOM_MAXOUT)
-			p->max_smtp_out = d->max_smtp_out;
-		if (fresh & DOM_MAXPERCONN)
-			p->max_msg_per_connection = d->max_msg_per_connection;
-		if (fresh & DOM_MAXRCPT)
-			p->max_rcpt_per_message = d->max_rcpt_per_message;
-		if (fresh & DOM_RETRY)
-			p->retry_after = &d->retry_after;
-		if (fresh & DOM_BOUNCE)
-			p->bounce_after = d->bounce_after;
-		if (fresh & DOM_MSGRATE)
-			p->max_msg_rate = d->max_msg_rate;
-		/*
-		 * A domain's own route or smtp-hosts wins; one in "*" is the
-		 * smarthost for every domain without its own (PowerMTA's
-		 * <domain *> with smtp-hosts).  Setting either in a domain
-		 * block hides both from "*".
-		 */
-		if ((fresh & (DOM_ROUTE | DOM_HOSTS)) &&
-		    !(got & (DOM_ROUTE | DOM_HOSTS))) {
-			if (fresh & DOM_ROUTE)
-				p->route = d->route;
-			if (fresh & DOM_HOSTS)
-				p->smtp_hosts = d->smtp_hosts;
-		}
+/* policy_take - the values block d sets that no earlier block set */
+static void
+policy_take(struct dom_policy *p, const struct cfg_domain *d, uint64_t got)
+{
+	uint64_t fresh = d->set & ~got;
+	unsigned b;
+
 #define TAKE(bit, f) if (fresh & (bit)) p->f = d->f
-		TAKE(DOM_TCONNECT, to.connect);
-		TAKE(DOM_TGREET, to.greeting);
-		TAKE(DOM_TMAIL, to.mail);
-		TAKE(DOM_TRCPT, to.rcpt);
-		TAKE(DOM_TDATA, to.data);
-		TAKE(DOM_TSEND, to.send);
-		TAKE(DOM_TDOT, to.dot);
-		TAKE(DOM_MXATT, mx_connection_attempts);
-		TAKE(DOM_PORT, default_smtp_port);
-		TAKE(DOM_IDLE, connection_idle_timeout);
-		TAKE(DOM_B5XXGREET, bounce_upon_5xx_greeting);
-		TAKE(DOM_DNSRETRY, retry_after_dns_error);
+	TAKE(DOM_MAXOUT, max_smtp_out);
+	TAKE(DOM_MAXPERCONN, max_msg_per_connection);
+	TAKE(DOM_MAXRCPT, max_rcpt_per_message);
+	TAKE(DOM_BOUNCE, bounce_after);
+	TAKE(DOM_MSGRATE, max_msg_rate);
+	TAKE(DOM_TCONNECT, to.connect);
+	TAKE(DOM_TGREET, to.greeting);
+	TAKE(DOM_TMAIL, to.mail);
+	TAKE(DOM_TRCPT, to.rcpt);
+	TAKE(DOM_TDATA, to.data);
+	TAKE(DOM_TSEND, to.send);
+	TAKE(DOM_TDOT, to.dot);
+	TAKE(DOM_MXATT, mx_connection_attempts);
+	TAKE(DOM_PORT, default_smtp_port);
+	TAKE(DOM_IDLE, connection_idle_timeout);
+	TAKE(DOM_B5XXGREET, bounce_upon_5xx_greeting);
+	TAKE(DOM_DNSRETRY, retry_after_dns_error);
+	TAKE(DOM_CONNRATE, max_connect_rate);
+	TAKE(DOM_BORATE, backoff_max_msg_rate);
+	TAKE(DOM_BOMAXOUT, backoff_max_smtp_out);
+	TAKE(DOM_BONORMAL, backoff_to_normal_after);
+	TAKE(DOM_BONORMALDLV, backoff_to_normal_after_delivery);
+	TAKE(DOM_PATLIST, smtp_pattern_list);
+	TAKE(DOM_NOROLLUP, disable_mx_rollup);
 #undef TAKE
-		got |= d->set;
+	if (fresh & DOM_RETRY)
+		p->retry_after = &d->retry_after;
+	if (fresh & DOM_BORETRY)
+		p->backoff_retry_after = &d->backoff_retry_after;
+	/*
+	 * A domain's own route or smtp-hosts wins; one in "*" is the
+	 * smarthost for every domain without its own (PowerMTA's <domain *>
+	 * with smtp-hosts).  Setting either in a block hides both from the
+	 * blocks after it.
+	 */
+	if ((fresh & (DOM_ROUTE | DOM_HOSTS)) &&
+	    !(got & (DOM_ROUTE | DOM_HOSTS))) {
+		if (fresh & DOM_ROUTE)
+			p->route = d->route;
+		if (fresh & DOM_HOSTS)
+			p->smtp_hosts = d->smtp_hosts;
 	}
+	for (b = 0; b < DOM_NBITS; b++)
+		if (fresh & (1ULL << b))
+			p->from[b] = d->label;
+}
+
+/*
+ * config_queue_policy - the settings of one queue: the virtual-mta's
+ * block for the domain (or rollup name), the top-level block for it,
+ * the virtual-mta's "*", the top-level "*", then built-in defaults;
+ * each value from the first block that sets it.  A domain named by a
+ * block of its own is preferred over any "*" (PowerMTA: a <domain>
+ * inside a <virtual-mta> overrides the top-level one).
+ */
+void
+config_queue_policy(const struct tern_config *cfg, const struct cfg_vmta *vm,
+    const char *key, struct dom_policy *p)
+{
+	const struct cfg_domain *blk[4];
+	uint64_t got = 0;
+	unsigned i;
+
+	policy_defaults(p);
+	blk[0] = vm_find_domain(vm, key);
+	blk[1] = find_domain(cfg, key);
+	blk[2] = vm_find_domain(vm, "*");
+	blk[3] = find_domain(cfg, "*");
+	p->own_block = (blk[0] != NULL && strcmp(blk[0]->name, "*") != 0) ||
+	    (blk[1] != NULL && strcmp(blk[1]->name, "*") != 0);
+	for (i = 0; i < 4; i++) {
+		if (blk[i] == NULL)
+			continue;
+		policy_take(p, blk[i], got);
+		got |= blk[i]->set;
+	}
+	/* Backoff's rate is the normal one unless set (PowerMTA). */
+	if (!(got & DOM_BORATE)) {
+		p->backoff_max_msg_rate = p->max_msg_rate;
+		p->from[__builtin_ctzll(DOM_BORATE)] =
+		    p->from[__builtin_ctzll(DOM_MSGRATE)];
+	}
+}
+
+/* config_domain_policy - a domain's settings apart from any virtual-mta */
+void
+config_domain_policy(const struct tern_config *cfg, const char *domain,
+    struct dom_policy *p)
+{
+	config_queue_policy(cfg, NULL, domain, p);
+}
+
+/* config_policy_from - the block a value came from, or "default" */
+const char *
+config_policy_from(const struct dom_policy *p, uint64_t bit)
+{
+	unsigned b = (unsigned)__builtin_ctzll(bit);
+
+	return b < DOM_NBITS && p->from[b] != NULL ? p->from[b] : "default";
+}
+
+const struct cfg_patlist *
+config_patlist(const struct tern_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->npatlists; i++)
+		if (strcmp(cfg->patlists[i].name, name) == 0)
+			return &cfg->patlists[i];
+	return NULL;
 }
 
 const struct cfg_vmta *

@@ -53,7 +53,7 @@ struct cfg_source {
 	int		 family;
 	uint8_t		 addr[16];
 	unsigned	 prefix;
-	unsigned	 set;
+	uint64_t	 set;
 	bool		 always_allow_relaying;
 	bool		 process_x_virtual_mta;
 	bool		 process_x_job;
@@ -77,11 +77,38 @@ struct src_policy {
 	const char	*matched;		/* text of the best block */
 };
 
+struct cfg_domain;
+
+/*
+ * warmup: a new VirtualMTA's daily volume per queue, day 1 starting at
+ * 00:00 UTC on the start date; after the last day there is no cap.
+ */
+#define WARMUP_DAYS_MAX	366
+struct cfg_warmup {
+	bool		 set;
+	time_t		 start;
+	unsigned	 ndays;
+	uint64_t	*volume;		/* [ndays] */
+	struct rate	*rate;			/* [ndays]; count 0: none */
+	uint64_t	 pause_bounce_ppm;	/* parts per million */
+	uint64_t	 pause_complaint_ppm;
+	uint64_t	 pause_min_sample;
+};
+
+#define VM_MAXOUT	0x01
+#define VM_MSGRATE	0x02
 struct cfg_vmta {
 	char		*name;
 	char		*source_ip;		/* text, "" = any */
 	struct cfg_addr	 source;
 	char		*ehlo_name;
+	uint64_t	 set;
+	uint64_t	 max_smtp_out;		/* all domains; 0: no cap */
+	struct rate	 max_msg_rate;		/* all domains */
+	unsigned	 ndomains;
+	struct cfg_domain *domains;		/* this VirtualMTA's overrides */
+	struct hmap	 domidx;
+	struct cfg_warmup warmup;
 };
 
 struct cfg_pool {
@@ -112,6 +139,15 @@ struct cfg_pool {
 #define DOM_IDLE	0x20000
 #define DOM_B5XXGREET	0x40000
 #define DOM_DNSRETRY	0x80000
+#define DOM_CONNRATE	0x100000
+#define DOM_BORATE	0x200000
+#define DOM_BOMAXOUT	0x400000
+#define DOM_BORETRY	0x800000
+#define DOM_BONORMAL	0x1000000
+#define DOM_BONORMALDLV	0x2000000
+#define DOM_PATLIST	0x4000000
+#define DOM_NOROLLUP	0x8000000
+#define DOM_NBITS	28
 
 /* Per-phase SMTP client timeouts, seconds (RFC 5321 4.5.3.2 defaults). */
 struct smtp_timeouts {
@@ -126,7 +162,8 @@ struct smtp_timeouts {
 
 struct cfg_domain {
 	char		*name;
-	unsigned	 set;
+	char		*label;		/* "domains.x" or "virtual-mtas.v.domains.x" */
+	uint64_t	 set;
 	uint64_t	 max_smtp_out;
 	uint64_t	 max_msg_per_connection;
 	uint64_t	 max_rcpt_per_message;
@@ -141,6 +178,14 @@ struct cfg_domain {
 	uint64_t	 connection_idle_timeout;
 	bool		 bounce_upon_5xx_greeting;
 	uint64_t	 retry_after_dns_error;
+	struct rate	 max_connect_rate;
+	struct rate	 backoff_max_msg_rate;
+	uint64_t	 backoff_max_smtp_out;
+	struct durlist	 backoff_retry_after;
+	uint64_t	 backoff_to_normal_after;
+	bool		 backoff_to_normal_after_delivery;
+	char		*smtp_pattern_list;
+	bool		 disable_mx_rollup;
 };
 
 /* The effective settings for one destination domain. */
@@ -159,6 +204,41 @@ struct dom_policy {
 	uint64_t	 connection_idle_timeout;
 	bool		 bounce_upon_5xx_greeting;
 	uint64_t	 retry_after_dns_error;
+	struct rate	 max_connect_rate;
+	struct rate	 backoff_max_msg_rate;	/* count 0: max_msg_rate */
+	uint64_t	 backoff_max_smtp_out;
+	const struct durlist *backoff_retry_after;
+	uint64_t	 backoff_to_normal_after;	/* 0: never */
+	bool		 backoff_to_normal_after_delivery;
+	const char	*smtp_pattern_list;
+	bool		 disable_mx_rollup;
+	bool		 own_block;	/* a block names the domain itself */
+	/* Where each value came from: block label, NULL = built-in. */
+	const char	*from[DOM_NBITS];
+};
+
+/* smtp-pattern-lists: remote replies that act on the queue. */
+enum pat_action { PA_BACKOFF, PA_NORMAL, PA_SUSPEND, PA_DISCONNECT,
+	PA_BOUNCE };
+struct cfg_patrule {
+	char		*regex;
+	enum pat_action	 action;
+	uint64_t	 for_secs;		/* 0: the action's default */
+	unsigned	 after_n;		/* 0: at once */
+	uint64_t	 after_window;
+	unsigned	 line;			/* where it was written */
+};
+
+struct cfg_patlist {
+	char		*name;
+	unsigned	 n;
+	struct cfg_patrule *r;
+};
+
+/* mx-rollup: MX host glob -> rollup queue name. */
+struct cfg_rollup {
+	char		*glob;
+	char		*name;
 };
 
 /* bounce-category-patterns: "/regex/ category", first match wins. */
@@ -232,6 +312,14 @@ struct tern_config {
 	struct cfg_accounting acct;
 	unsigned	 nbcpats;
 	struct cfg_bcpat *bcpats;
+
+	unsigned	 npatlists;
+	struct cfg_patlist *patlists;
+	bool		 smtp_pattern_builtin;
+	unsigned	 nrollups;
+	struct cfg_rollup *rollups;
+	bool		 mx_rollup_builtin;
+	bool		 auto_mx_rollup;
 };
 
 struct cfg_errors {
@@ -251,6 +339,13 @@ void		 config_source_policy(const struct tern_config *,
 		    const struct sockaddr *, struct src_policy *);
 void		 config_domain_policy(const struct tern_config *,
 		    const char *domain, struct dom_policy *);
+void		 config_queue_policy(const struct tern_config *,
+		    const struct cfg_vmta *, const char *key,
+		    struct dom_policy *);
+const char	*config_policy_from(const struct dom_policy *, uint64_t bit);
+const struct cfg_patlist *config_patlist(const struct tern_config *,
+		    const char *);
+const char	*config_pat_action_name(enum pat_action);
 const struct cfg_vmta *config_vmta(const struct tern_config *, const char *);
 const struct cfg_pool *config_pool(const struct tern_config *, const char *);
 bool		 config_vmta_or_pool(const struct tern_config *, const char *);
