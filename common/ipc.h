@@ -57,6 +57,14 @@ enum ipc_type {
 	IPC_DELIVERD_READY,	/* deliverd -> queued: my virtual-mta */
 	IPC_QUEUED_JOB,		/* queued -> deliverd: recipients, body fd */
 	IPC_DELIVERD_RESULT,	/* deliverd -> queued: per-recipient outcome */
+	IPC_DELIVERD_HELD,	/* deliverd -> queued: job back, offer at T */
+	IPC_SHAPE_VMTA,		/* deliverd -> shaperd: my virtual-mta */
+	IPC_SHAPE_CONNS,	/* deliverd -> shaperd: connections held */
+	IPC_SHAPE_ASK,		/* deliverd -> shaperd: slots, tokens */
+	IPC_SHAPE_GRANT,	/* shaperd -> deliverd: grant and state */
+	IPC_SHAPE_RELEASE,	/* deliverd -> shaperd: connections closed */
+	IPC_SHAPE_OUTCOME,	/* deliverd -> shaperd: a job's outcome */
+	IPC_SHAPE_DISCONNECT,	/* shaperd -> deliverd: close a queue's */
 	IPC_TYPE_MAX
 };
 
