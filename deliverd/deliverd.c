@@ -40,6 +40,7 @@ dq_get(const char *domain)
 	tern_strlcpy(dq->domain, domain, sizeof(dq->domain));
 	TAILQ_INIT(&dq->pending);
 	TAILQ_INIT(&dq->idle);
+	tern_strlcpy(dq->skey, domain, sizeof(dq->skey));
 	hmap_put(&dd.dqueues, domain, dq);
 	return dq;
 }
@@ -108,6 +109,9 @@ job_finish(struct job *j)
 	unsigned	 i;
 
 	job_set_open(j, 'T', "4.3.0", "local error: recipient left open");
+	if (j->skey[0] == '\0' && j->dq != NULL)
+		tern_strlcpy(j->skey, j->dq->skey, sizeof(j->skey));
+	shape_outcome(j);
 	/*
 	 * Only to the queued that sent it: after a restart queued has
 	 * rescheduled those recipients itself.
@@ -118,6 +122,8 @@ job_finish(struct job *j)
 		ipc_put_str(&o, j->ip);
 		ipc_put_str(&o, j->src);
 		ipc_put_str(&o, j->esmtp);
+		ipc_put_str(&o, j->skey);
+		ipc_put_u8(&o, j->dq != NULL ? j->dq->mode : 0);
 		ipc_put_u8(&o, j->queue_level ? 1 : 0);
 		ipc_put_u32(&o, j->nrcpt);
 		for (i = 0; i < j->nrcpt; i++) {
@@ -133,15 +139,37 @@ job_finish(struct job *j)
 	job_free(j);
 }
 
-/* dq_take - the next job waiting in a domain queue */
+/* dq_take_any - the next job waiting in a domain queue */
 struct job *
-dq_take(struct dqueue *dq)
+dq_take_any(struct dqueue *dq)
 {
 	struct job *j;
 
 	if ((j = TAILQ_FIRST(&dq->pending)) != NULL) {
 		TAILQ_REMOVE(&dq->pending, j, entry);
 		dq->npending--;
+	}
+	return j;
+}
+
+/*
+ * dq_take - the next job that may start a transaction now: one token
+ * from shaperd each (asked for when none is left).
+ */
+struct job *
+dq_take(struct dqueue *dq)
+{
+	struct job *j;
+
+	if (dq->npending == 0)
+		return NULL;
+	if (dq->tokens == 0 || (dq->hold != 0 && dq->hold_until > time(NULL))) {
+		shape_ask(dq, 0, dq->npending);
+		return NULL;
+	}
+	if ((j = dq_take_any(dq)) != NULL) {
+		dq->tokens--;
+		tern_strlcpy(j->skey, dq->skey, sizeof(j->skey));
 	}
 	return j;
 }
@@ -153,7 +181,7 @@ dq_fail_all(struct dqueue *dq, char outcome, const char *status,
 {
 	struct job *j;
 
-	while ((j = dq_take(dq)) != NULL) {
+	while ((j = dq_take_any(dq)) != NULL) {
 		j->queue_level = true;
 		job_set_open(j, outcome, status, diag);
 		job_finish(j);
@@ -162,25 +190,39 @@ dq_fail_all(struct dqueue *dq, char outcome, const char *status,
 
 /*
  * dq_kick - match waiting jobs with sessions: idle ones first, then new
- * ones up to max-smtp-out.  Needs a resolved route.
+ * ones for the jobs that hold a token, as far as shaperd's slots go; ask
+ * shaperd for what is missing.  Needs a resolved route (which gives the
+ * shaping key).
  */
 void
 dq_kick(struct dqueue *dq)
 {
-	struct dom_policy pol;
+	unsigned ready, want;
 
-	if (dq->npending == 0)
+	if (dq->npending == 0) {
+		/* Tokens do not wait for later mail: that would be a burst. */
+		dq->tokens = 0;
 		return;
+	}
 	if (dq->rstate != RT_READY || dq->rexpire < time(NULL)) {
 		if (dq->rstate != RT_RESOLVING)
 			route_resolve(dq);
 		return;
 	}
+	if (!shape_gate(dq))
+		return;
 	session_wake_idle(dq);
-	config_domain_policy(dd.d.cfg, dq->domain, &pol);
-	while (dq->npending > dq->nconnecting &&
-	    dq->nsessions < pol.max_smtp_out)
+	if (dq->npending == 0)
+		return;
+	ready = dq->tokens < dq->npending ? dq->tokens : dq->npending;
+	want = ready > dq->nconnecting ? ready - dq->nconnecting : 0;
+	while (want > 0 && dq->nsessions < dq->slots) {
 		session_start(dq);
+		want--;
+	}
+	if (want > 0 || dq->tokens < dq->npending)
+		shape_ask(dq, want, dq->npending > dq->tokens ?
+		    dq->npending - dq->tokens : 0);
 }
 
 /* --- the queued link --------------------------------------------------- */
@@ -275,7 +317,7 @@ queued_closed(struct ipc_peer *p)
 	log_warnx("lost the link to queued; dropping %u jobs", dd.njobs);
 	session_abort_all();
 	for (e = NULL; (e = hmap_next(&dd.dqueues, e, &it)) != NULL;)
-		while ((j = dq_take(e->val)) != NULL)
+		while ((j = dq_take_any(e->val)) != NULL)
 			job_drop(j);
 	if (!dd.d.stopping)
 		queued_connect();
@@ -405,6 +447,7 @@ deliverd_main(int argc, char **argv)
 		fatalx("virtual-mta %s is not in the configuration", dd.vmta);
 	hmap_init(&dd.dqueues);
 	route_init();
+	shape_init();
 	reconnect_cb(-1, 0, NULL);
 	daemon_run(&dd.d);
 	log_info("exiting");

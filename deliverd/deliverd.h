@@ -35,6 +35,10 @@
 #define DEST_MAX	32
 #define ROUTE_TTL	300		/* seconds a resolved route is reused */
 #define JOB_RCPT_MAX	1000
+#define SKEY_MAX	255		/* shaping key: domain or rollup */
+#define ASK_MSGS_MAX	64		/* tokens asked for at once */
+#define ASK_CONNS_MAX	8		/* slots asked for at once */
+#define HOLD_TEXT_MAX	300
 
 struct jrcpt {
 	uint32_t	 idx;
@@ -65,6 +69,7 @@ struct job {
 	char		 ip[64];
 	char		 src[64];
 	char		 esmtp[160];
+	char		 skey[SKEY_MAX + 1];	/* shaping key it went under */
 };
 
 struct dest {
@@ -99,6 +104,17 @@ struct dqueue {
 	char		 mxhosts[DEST_MAX][DNS_NAME_MAX + 1];
 	uint16_t	 mxport[DEST_MAX];
 	unsigned	 nmx;
+	/* shaping, as shaperd grants it */
+	char		 skey[SKEY_MAX + 1];	/* domain or rollup name */
+	unsigned	 tokens;	/* transactions we may start */
+	unsigned	 slots;		/* connections we may hold */
+	bool		 asking;	/* an ASK is out */
+	struct event	*ev_ask;	/* ask again after shaperd's wait */
+	uint8_t		 mode;		/* 0 normal, 1 backoff */
+	uint8_t		 hold;		/* shaperd's hold reason, 0 none */
+	time_t		 hold_until;
+	time_t		 bounce_until;
+	char		 stext[HOLD_TEXT_MAX];
 };
 
 struct deliverd {
@@ -109,6 +125,9 @@ struct deliverd {
 	unsigned	 link_gen;
 	struct event	*ev_reconnect;
 	unsigned	 reconnect_ms;
+	struct ipc_peer	*shaper;
+	struct event	*ev_shaper;
+	unsigned	 shaper_ms;
 	struct hmap	 dqueues;
 	struct dnsmx	*dns;
 	struct evdns_base *evdns;
@@ -125,10 +144,19 @@ void		 dq_kick(struct dqueue *);
 void		 dq_fail_all(struct dqueue *, char outcome, const char *status,
 		    const char *diag);
 struct job	*dq_take(struct dqueue *);
+struct job	*dq_take_any(struct dqueue *);
 void		 job_set(struct job *, struct jrcpt *, char outcome,
 		    const char *status, const char *diag);
 void		 job_set_open(struct job *, char outcome, const char *status,
 		    const char *diag);
+
+/* shape.c */
+void		 shape_init(void);
+void		 shape_ask(struct dqueue *, unsigned conns, unsigned msgs);
+void		 shape_release(const char *key, unsigned n);
+void		 shape_outcome(struct job *);
+bool		 shape_gate(struct dqueue *);
+void		 dq_hold_all(struct dqueue *);
 
 /* route.c */
 void		 route_resolve(struct dqueue *);
@@ -140,5 +168,6 @@ void		 session_start(struct dqueue *);
 void		 session_give(struct session *, struct job *);
 void		 session_wake_idle(struct dqueue *);
 void		 session_abort_all(void);
+void		 session_disconnect(struct dqueue *);
 
 #endif

@@ -18,15 +18,18 @@
 #include <sys/random.h>
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "builtin.h"
 #include "deliverd.h"
 
 static void	evdns_setup(const struct cfg_dns *);
+static void	rollup(struct dqueue *, const struct dom_policy *);
 
 struct alookup {
 	struct dqueue	*dq;
@@ -168,7 +171,7 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 	struct { uint16_t pref; uint16_t rnd; unsigned i; } order[MX_MAX];
 
 	dq->mxq = NULL;
-	config_domain_policy(dd.d.cfg, dq->domain, &pol);
+	config_queue_policy(dd.d.cfg, dd.vm, dq->domain, &pol);
 	switch (st) {
 	case DNS_NXDOMAIN:
 		dq->rstate = RT_NONE;
@@ -223,7 +226,73 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 		    sizeof(dq->mxhosts[0]));
 		dq->mxport[dq->nmx++] = (uint16_t)pol.default_smtp_port;
 	}
+	rollup(dq, &pol);
 	lookup_hosts(dq);
+}
+
+static int
+by_str(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/*
+ * rollup - the shaping key of an MX-routed domain: the first mx-rollup
+ * glob (then the built-in table) matching one of its MX hosts; else,
+ * for a domain without a block of its own, its MX host names, sorted
+ * and joined (domains with the same MX hosts share one queue, as
+ * KumoMTA's site name does).  disable-mx-rollup keeps the domain.
+ */
+static void
+rollup(struct dqueue *dq, const struct dom_policy *pol)
+{
+	const struct tern_config *cfg = dd.d.cfg;
+	char		*hosts[DEST_MAX], site[SKEY_MAX + 1];
+	unsigned	 i, k, n = 0;
+	size_t		 len = 0;
+
+	tern_strlcpy(dq->skey, dq->domain, sizeof(dq->skey));
+	if (pol->disable_mx_rollup || dq->nmx == 0)
+		return;
+	for (i = 0; i < dq->nmx; i++) {
+		hosts[n] = dq->mxhosts[i];
+		str_lower(hosts[n]);
+		for (k = 0; k < n && strcmp(hosts[k], hosts[n]) != 0; k++)
+			;
+		if (k == n)
+			n++;
+	}
+	qsort(hosts, n, sizeof(hosts[0]), by_str);
+	for (k = 0; k < cfg->nrollups; k++)
+		for (i = 0; i < n; i++)
+			if (fnmatch(cfg->rollups[k].glob, hosts[i], 0) == 0) {
+				tern_strlcpy(dq->skey, cfg->rollups[k].name,
+				    sizeof(dq->skey));
+				return;
+			}
+	for (k = 0; cfg->mx_rollup_builtin && k < nbuiltin_rollups; k++)
+		for (i = 0; i < n; i++)
+			if (fnmatch(builtin_rollups[k].mx_glob, hosts[i],
+			    0) == 0) {
+				tern_strlcpy(dq->skey, builtin_rollups[k].name,
+				    sizeof(dq->skey));
+				return;
+			}
+	if (!cfg->auto_mx_rollup || pol->own_block)
+		return;
+	site[0] = '\0';
+	for (i = 0; i < n; i++) {
+		size_t hl = strlen(hosts[i]);
+
+		if (len + hl + 2 > sizeof(site)) {
+			/* Too long to show: the first names and a count. */
+			snprintf(site + len, sizeof(site) - len, "+%u", n - i);
+			break;
+		}
+		len += (size_t)snprintf(site + len, sizeof(site) - len, "%s%s",
+		    i ? "," : "", hosts[i]);
+	}
+	tern_strlcpy(dq->skey, site, sizeof(dq->skey));
 }
 
 /* static_route - "[ip]:port", "ip:port", "host", "host:port" */
@@ -259,9 +328,10 @@ route_resolve(struct dqueue *dq)
 {
 	struct dom_policy pol;
 
-	config_domain_policy(dd.d.cfg, dq->domain, &pol);
+	config_queue_policy(dd.d.cfg, dd.vm, dq->domain, &pol);
 	dq->rstate = RT_RESOLVING;
 	dq->ndests = 0;
+	tern_strlcpy(dq->skey, dq->domain, sizeof(dq->skey));
 	if (pol.route != NULL) {
 		static_route(dq, pol.route, (uint16_t)pol.default_smtp_port);
 		return;

@@ -69,6 +69,8 @@ struct session {
 	int		 busy;		/* >0 inside a reply handler */
 	bool		 dead;		/* freed while busy: free after */
 	bool		 listed;	/* on dq->idle */
+	bool		 quit_after;	/* shaperd: close after this job */
+	char		 skey[SKEY_MAX + 1];	/* its slot's shaping key */
 	struct evbuffer	*out;		/* commands not yet written */
 	bool		 connecting;	/* counted in dq->nconnecting */
 };
@@ -138,7 +140,7 @@ pol(struct session *s)
 {
 	static struct dom_policy p;
 
-	config_domain_policy(dd.d.cfg, s->dq->domain, &p);
+	config_queue_policy(dd.d.cfg, dd.vm, s->dq->domain, &p);
 	return &p;
 }
 
@@ -176,6 +178,10 @@ s_release(struct session *s, bool kick)
 	TAILQ_REMOVE(&sessions, s, all);
 	dq->nsessions--;
 	dd.nsessions--;
+	/* Its connection slot goes back to shaperd. */
+	if (dq->slots > 0)
+		dq->slots--;
+	shape_release(s->skey, 1);
 	free(s);
 	if (kick)
 		dq_kick(dq);
@@ -321,6 +327,7 @@ session_start(struct dqueue *dq)
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->dq = dq;
+	tern_strlcpy(s->skey, dq->skey, sizeof(s->skey));
 	s->out = evbuffer_new();
 	TAILQ_INSERT_TAIL(&sessions, s, all);
 	buf_init(&s->reply, REPLY_LINE_MAX * REPLY_LINES_MAX);
@@ -425,6 +432,31 @@ session_abort_all(void)
 	}
 }
 
+/*
+ * session_disconnect - shaperd's disconnect (or a hold): idle sessions
+ * of the queue quit now, busy ones after their transaction.
+ */
+void
+session_disconnect(struct dqueue *dq)
+{
+	struct session *s, *next;
+
+	for (s = TAILQ_FIRST(&sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, all);
+		if (s->dq != dq)
+			continue;
+		s->quit_after = true;
+		if (s->listed) {
+			TAILQ_REMOVE(&dq->idle, s, entry);
+			s->listed = false;
+			if (s->ev_idle != NULL)
+				evtimer_del(s->ev_idle);
+			s->st = SS_RSET;	/* anything but idle */
+			s_quit(s);
+		}
+	}
+}
+
 /* session_wake_idle - idle connections take waiting jobs */
 void
 session_wake_idle(struct dqueue *dq)
@@ -448,8 +480,8 @@ s_next_job(struct session *s)
 	struct dom_policy *p = pol(s);
 	struct job	  *j;
 
-	if (p->max_msg_per_connection != 0 &&
-	    s->nmsgs >= p->max_msg_per_connection) {
+	if (s->quit_after || (p->max_msg_per_connection != 0 &&
+	    s->nmsgs >= p->max_msg_per_connection)) {
 		s_quit(s);
 		return;
 	}

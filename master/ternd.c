@@ -298,6 +298,7 @@ setup_children(void)
 	unsigned i;
 
 	child_add("queued", ROLE_QUEUED, false, 3, NULL);
+	child_add("shaperd", ROLE_SHAPERD, false, 3, NULL);
 	child_add("smtpd", ROLE_SMTPD, true, 1, NULL);
 	for (i = 0; i < td.nchildren; i++)
 		child_spawn(td.children[i]);

@@ -38,7 +38,7 @@ set_int(json_t *o, const char *k, uint64_t v)
 }
 
 static json_t *
-ctl_status(void)
+ctl_status(json_t *req)
 {
 	const struct tern_config *cfg = qd.d.cfg;
 	json_t			 *o = json_object();
@@ -78,7 +78,7 @@ by_name(const void *a, const void *b)
 }
 
 static json_t *
-ctl_queues(void)
+ctl_queues(json_t *req)
 {
 	struct queue	**v;
 	struct hmap_ent	 *e;
@@ -130,18 +130,41 @@ ctl_queues(void)
 		    "delivered", (json_int_t)q->n_delivered,
 		    "bounced", (json_int_t)q->n_bounced,
 		    "transient", (json_int_t)q->n_deferred));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) -
+		    1), "rollup", json_string(q->rollup));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) -
+		    1), "shaping_mode", json_string(q->backoff ? "backoff" :
+		    "normal"));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) -
+		    1), "hold_reason", json_string(q->hold_reason));
 	}
 	free(v);
 	return json_pack("{s:o, s:b}", "queues", arr, "truncated",
 	    n > CTL_QUEUES_MAX);
 }
 
+/*
+ * ctl_release - {"cmd": "release", "domain": GLOB, "vmta": GLOB}: held
+ * mail of the matching queues goes now (after tern resume queue).
+ */
+static json_t *
+ctl_release(json_t *req)
+{
+	const char *dg = json_string_value(json_object_get(req, "domain"));
+	const char *vg = json_string_value(json_object_get(req, "vmta"));
+
+	if (dg == NULL || vg == NULL || strlen(dg) > 300 || strlen(vg) > 100)
+		return json_pack("{s:s}", "error", "domain and vmta needed");
+	return json_pack("{s:i}", "released", (int)sched_release(dg, vg));
+}
+
 static const struct {
 	const char	*cmd;
-	json_t		*(*fn)(void);
+	json_t		*(*fn)(json_t *);
 } ctl_cmds[] = {
 	{ "status", ctl_status },
 	{ "queues", ctl_queues },
+	{ "release", ctl_release },
 };
 
 /* ctl_request - one JSON request, one JSON reply */
@@ -168,7 +191,7 @@ ctl_request(struct ipc_peer *p, struct ipc_msg *m)
 	}
 	for (i = 0; i < nitems(ctl_cmds); i++)
 		if (strcmp(cmd, ctl_cmds[i].cmd) == 0)
-			rep = ctl_cmds[i].fn();
+			rep = ctl_cmds[i].fn(req);
 	if (rep == NULL)
 		rep = json_pack("{s:s}", "error", "unknown command");
 	json_decref(req);

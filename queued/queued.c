@@ -35,6 +35,7 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_CTL_REQUEST, RB(ROLE_CTL), IPC_FD_NO, ctl_request },
 	{ IPC_DELIVERD_READY, RB(ROLE_DELIVERD), IPC_FD_NO, sched_ready },
 	{ IPC_DELIVERD_RESULT, RB(ROLE_DELIVERD), IPC_FD_NO, sched_result },
+	{ IPC_DELIVERD_HELD, RB(ROLE_DELIVERD), IPC_FD_NO, sched_held },
 };
 
 static void

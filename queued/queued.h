@@ -72,6 +72,7 @@ struct qentry {
 	uint32_t	 attempts;
 	uint64_t	 next;		/* next attempt, unix seconds */
 	size_t		 hidx;		/* index in the retry heap */
+	bool		 held;		/* waits for shaperd, not a retry */
 };
 
 enum queue_mode { QM_NORMAL, QM_BACKOFF, QM_PAUSED };
@@ -92,6 +93,10 @@ struct queue {
 	TAILQ_ENTRY(queue) dlink;
 	char		 last_error[256];
 	uint64_t	 n_delivered, n_bounced, n_deferred;
+	char		 rollup[256];	/* shaping key, when not the domain */
+	bool		 backoff;	/* deliverd's last word on the mode */
+	uint64_t	 n_held;
+	char		 hold_reason[256];
 };
 
 /* A job at a deliverd: recipients of one qentry. */
@@ -114,6 +119,8 @@ struct qresult {
 	char		 src[64];
 	char		 esmtp[160];
 	unsigned	 n;
+	char		 skey[256];
+	bool		 backoff;
 	struct {
 		uint32_t idx;
 		char	 outcome;
@@ -238,6 +245,8 @@ void	 sched_msg(struct msg *);
 void	 sched_kick(struct queue *);
 int	 sched_ready(struct ipc_peer *, struct ipc_msg *);
 int	 sched_result(struct ipc_peer *, struct ipc_msg *);
+int	 sched_held(struct ipc_peer *, struct ipc_msg *);
+unsigned sched_release(const char *domain_glob, const char *vmta_glob);
 void	 sched_peer_gone(struct ipc_peer *);
 void	 sched_reload(void);
 void	 sched_defer_at(struct qentry *, uint64_t when, uint32_t attempts);

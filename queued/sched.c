@@ -29,10 +29,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,6 +201,7 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 	TAILQ_INSERT_TAIL(&ps->jobs, j, plink);
 	ps->nflight++;
 	qe->st = QE_FLIGHT;
+	qe->held = false;
 	qe->q->nflight++;
 	ipc_send(p, &o, fd);
 	return 0;
@@ -209,7 +212,8 @@ expired(const struct qentry *qe, uint64_t now)
 {
 	struct dom_policy pol;
 
-	config_domain_policy(qd.d.cfg, qe->q->domain, &pol);
+	config_queue_policy(qd.d.cfg, config_vmta(qd.d.cfg, qe->q->vmta),
+	    qe->q->domain, &pol);
 	return now >= qe->m->arrival + pol.bounce_after;
 }
 
@@ -387,7 +391,7 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 	struct qresult	*r;
 	struct qjob	*j;
 	char		 key[24], diag[DIAG_TEXT_MAX];
-	uint8_t		 ql;
+	uint8_t		 ql, bo;
 	uint32_t	 n, i, k;
 
 	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
@@ -404,10 +408,13 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 	    ipc_get_str(m, r->ip, sizeof(r->ip)) == -1 ||
 	    ipc_get_str(m, r->src, sizeof(r->src)) == -1 ||
 	    ipc_get_str(m, r->esmtp, sizeof(r->esmtp)) == -1 ||
+	    ipc_get_str(m, r->skey, sizeof(r->skey)) == -1 ||
+	    ipc_get_u8(m, &bo) == -1 ||
 	    ipc_get_u8(m, &ql) == -1 || ipc_get_u32(m, &n) == -1 ||
 	    n != j->n)
 		goto bad;
 	r->queue_level = ql != 0;
+	r->backoff = bo != 0;
 	r->r = xcalloc(n, sizeof(*r->r));
 	for (i = 0; i < n; i++) {
 		uint8_t oc;
@@ -440,6 +447,87 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 bad:
 	result_free(r);
 	return -1;
+}
+
+/*
+ * sched_held - DELIVERD_HELD {until, reason}: shaperd holds the queue
+ * (paused, suspended, warm-up): the job comes back untried and waits
+ * until then.  No attempt is counted and nothing is written: a restart
+ * simply offers it again, and the hold answers again.
+ */
+int
+sched_held(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct qjob	*j;
+	struct qentry	*qe;
+	char		 key[24], why[256];
+	uint64_t	 until, now = (uint64_t)time(NULL);
+
+	if (ipc_get_u64(m, &until) == -1 ||
+	    ipc_get_str(m, why, sizeof(why)) == -1 || ipc_get_end(m) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
+	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p)
+		return 0;
+	qe = j->qe;
+	job_free(j);
+	/* Never past a day, never in the past: the hold is looked at again. */
+	if (until < now + 1)
+		until = now + 1;
+	if (until > now + 86400)
+		until = now + 86400;
+	qe->st = QE_DEFERRED;
+	qe->next = until;
+	qe->held = true;
+	qe->q->ndeferred++;
+	qe->q->n_held++;
+	tern_strlcpy(qe->q->hold_reason, why, sizeof(qe->q->hold_reason));
+	heap_push(qe);
+	retry_arm();
+	sched_kick(qe->q);
+	return 0;
+}
+
+static bool
+queue_matches(const struct queue *q, const char *dg, const char *vg)
+{
+	if (fnmatch(vg, q->vmta, FNM_CASEFOLD) != 0)
+		return false;
+	return fnmatch(dg, q->domain, FNM_CASEFOLD) == 0 ||
+	    (q->rollup[0] != '\0' && fnmatch(dg, q->rollup, FNM_CASEFOLD) == 0);
+}
+
+/*
+ * sched_release - held mail of the matching queues is offered now
+ * (tern resume queue); real retries keep their time.
+ */
+unsigned
+sched_release(const char *dg, const char *vg)
+{
+	struct hmap_ent	*e;
+	size_t		 it;
+	unsigned	 n = 0;
+	struct qentry	*qe;
+
+	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;) {
+		struct queue *q = e->val;
+
+		if (!queue_matches(q, dg, vg))
+			continue;
+		TAILQ_FOREACH(qe, &q->entries, entry)
+			if (qe->st == QE_DEFERRED && qe->held) {
+				heap_remove(qe);
+				q->ndeferred--;
+				qe->held = false;
+				qe->st = QE_READY;
+				TAILQ_INSERT_TAIL(&q->ready, qe, rlink);
+				n++;
+			}
+		q->hold_reason[0] = '\0';
+		sched_kick(q);
+	}
+	retry_arm();
+	return n;
 }
 
 /* expire_qentry - bounce-after passed without a new attempt */
@@ -516,15 +604,21 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 	    r->ip, r->esmtp, qe->q->name);
 }
 
-/* retry_later - back in the heap after retry-after[attempts] */
+/*
+ * retry_later - back in the heap after retry-after[attempts], or
+ * backoff-retry-after while the queue is in backoff
+ */
 static void
 retry_later(struct qentry *qe, uint64_t now)
 {
 	struct dom_policy pol;
 	uint64_t	  expiry;
 
-	config_domain_policy(qd.d.cfg, qe->q->domain, &pol);
-	qe->next = now + durlist_at(pol.retry_after, qe->attempts);
+	config_queue_policy(qd.d.cfg, config_vmta(qd.d.cfg, qe->q->vmta),
+	    qe->q->domain, &pol);
+	qe->held = false;
+	qe->next = now + durlist_at(qe->q->backoff ? pol.backoff_retry_after :
+	    pol.retry_after, qe->attempts);
 	qe->attempts++;
 	/* Never wait past the expiry: bounce on time. */
 	expiry = qe->m->arrival + pol.bounce_after;
@@ -577,6 +671,13 @@ apply(struct qresult *r, uint64_t now)
 	bool		 exp = expired(qe, now);
 	int		 fd = -1;
 
+	if (r->job->peer != NULL || r->skey[0] != '\0') {
+		q->backoff = r->backoff;
+		if (r->skey[0] != '\0' && strcasecmp(r->skey, q->domain) != 0)
+			tern_strlcpy(q->rollup, r->skey, sizeof(q->rollup));
+		else if (r->skey[0] != '\0')
+			q->rollup[0] = '\0';
+	}
 	for (i = 0; i < r->n; i++) {
 		struct msg_rcpt	*mr = &m->rcpts[r->r[i].idx];
 		char		 fin = final_of(r, i, exp);

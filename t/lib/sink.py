@@ -1,19 +1,34 @@
 #!/usr/bin/python3
 """sink.py - a scriptable SMTP sink for Tern's delivery tests.
 
-Listens on HOST:PORT and records every event as a JSON line in LOG:
+Listens on HOST:PORT and records every event as a JSON line in LOG, each
+with "t", the time.time() at which it was logged:
   {"ev": "connect", "conn": N, "peer": ip, "concurrent": K}
   {"ev": "ehlo", "conn": N, "name": ...}
-  {"ev": "message", "conn": N, "from": ..., "rcpts": [...],
-   "size": n, "data": first 4 KB, "bare_lf": bool}
+  {"ev": "mail", "conn": N, "frm": ..., "code": 250}
   {"ev": "rcpt", "conn": N, "to": ..., "code": 250}
+  {"ev": "message", "conn": N, "frm": ..., "rcpts": [...],
+   "size": n, "data": first 4 KB, "bare_lf": bool, "code": reply code}
+     (logged as the reply to the final dot is sent, after any dot_delay;
+     a message with a code other than 2xx was refused)
+  {"ev": "close", "conn": N, "quit": bool, "aborted": bool}
+     (quit: the client sent QUIT; aborted: the connection ended inside a
+     transaction - after an accepted MAIL, before the reply to the final
+     dot or an RSET - without QUIT)
 The behaviour comes from SCRIPT (a JSON file re-read at each connection,
 so a test can change it while the sink runs):
   {"greeting": "220 sink ESMTP", "ehlo": ["PIPELINING", "SIZE 100000000"],
    "rcpt": {"regex": "550 5.1.1 no such user", ...},  first match wins
    "mail": "451 4.3.0 try later", "data": "554 5.7.1 no",
    "dot": "250 2.0.0 ok", "hang_after_dot": seconds,
-   "hang_after_data": seconds, "close_after_greeting": false}
+   "hang_after_data": seconds, "close_after_greeting": false,
+   "dot_delay": seconds,        hold each message this long, then reply
+   "dot_first": {"n": N, "reply": "421 4.7.28 slow down"}}
+"dot_first" answers the first N final dots with its reply (then "dot" or
+250): N counted over all connections from the moment the sink first read
+this script; a script whose text differs from the one read before starts
+the count again.  After a 421 reply to the final dot (from "dot" or
+"dot_first") the sink closes the connection, as a server saying 421 does.
 Stops on SIGTERM.  Loopback only.
 """
 import asyncio
@@ -22,17 +37,20 @@ import os
 import re
 import signal
 import sys
+import time
 
 host, port = sys.argv[1].rsplit(":", 1)
 LOG = sys.argv[2]
 SCRIPT = sys.argv[3] if len(sys.argv) > 3 else None
 assert host.startswith("127.") or host == "::1", "loopback only"
 
-state = {"conn": 0, "active": 0}
+# dots: final dots seen since the script text last changed (dot_first)
+state = {"conn": 0, "active": 0, "script_text": None, "dots": 0}
 logf = open(LOG, "a", buffering=1)
 
 
 def log(**kw):
+    kw.setdefault("t", time.time())
     logf.write(json.dumps(kw) + "\n")
 
 
@@ -40,9 +58,14 @@ def script():
     if SCRIPT and os.path.exists(SCRIPT):
         try:
             with open(SCRIPT) as f:
-                return json.load(f)
-        except ValueError:
-            pass
+                text = f.read()
+            sc = json.loads(text)
+        except (OSError, ValueError):
+            return {}
+        if text != state["script_text"]:
+            state["script_text"] = text
+            state["dots"] = 0
+        return sc
     return {}
 
 
@@ -55,6 +78,9 @@ async def handle(reader, writer):
     local = writer.get_extra_info("sockname")[0]
     log(ev="connect", conn=cid, peer=peer, local=local,
         concurrent=state["active"])
+    # in_txn: an accepted MAIL not yet ended by the reply to the final dot
+    # or by RSET; quit: QUIT received (see the close event)
+    st = {"in_txn": False, "quit": False}
 
     async def send(line):
         writer.write((line + "\r\n").encode())
@@ -89,7 +115,11 @@ async def handle(reader, writer):
             elif verb == "MAIL":
                 mail = cmd[10:].split(">")[0].lstrip("<")
                 rcpts = []
-                await send(sc.get("mail", "250 2.1.0 ok"))
+                reply = sc.get("mail", "250 2.1.0 ok")
+                log(ev="mail", conn=cid, frm=mail,
+                    code=int(reply[:3]))
+                st["in_txn"] = reply.startswith("2")
+                await send(reply)
             elif verb == "RCPT":
                 to = cmd[8:].split(">")[0].lstrip("<")
                 reply = "250 2.1.5 ok"
@@ -125,16 +155,28 @@ async def handle(reader, writer):
                 if sc.get("hang_after_dot"):
                     await asyncio.sleep(sc["hang_after_dot"])
                     return
-                reply = sc.get("dot", "250 2.0.0 queued as %d" % cid)
+                state["dots"] += 1
+                first = sc.get("dot_first") or {}
+                if state["dots"] <= int(first.get("n", 0)):
+                    reply = first["reply"]
+                else:
+                    reply = sc.get("dot", "250 2.0.0 queued as %d" % cid)
+                if sc.get("dot_delay"):
+                    await asyncio.sleep(sc["dot_delay"])
                 log(ev="message", conn=cid, peer=peer, frm=mail,
                     rcpts=rcpts, size=len(buf), bare_lf=bare,
                     data=buf[:4096].decode(errors="replace"),
                     code=int(reply[:3]))
                 await send(reply)
+                st["in_txn"] = False
+                if reply.startswith("421"):
+                    return
             elif verb == "RSET":
                 mail, rcpts = None, []
+                st["in_txn"] = False
                 await send("250 2.0.0 ok")
             elif verb == "QUIT":
+                st["quit"] = True
                 await send("221 2.0.0 bye")
                 return
             elif verb == "NOOP":
@@ -145,7 +187,8 @@ async def handle(reader, writer):
         pass
     finally:
         state["active"] -= 1
-        log(ev="close", conn=cid)
+        log(ev="close", conn=cid, quit=st["quit"],
+            aborted=st["in_txn"] and not st["quit"])
         try:
             writer.close()
         except Exception:

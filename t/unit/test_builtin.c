@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "../../shaperd/builtin.h"
+#include "builtin.h"
 
 struct want_rule {
 	const char	*reply;

@@ -10,7 +10,7 @@
  *               pins the basic code; none assumes an enhanced code where
  *               the provider does not send one (Outlook.com's RP-00x,
  *               AOL, Comcast).
- * Used by:      shaperd.
+ * Used by:      shaperd (rules), deliverd (rollups).
  * Trust:        constant data; what it is matched against is remote text.
  * Spool access: none.
  * See:          tern.yaml(5) smtp-pattern-builtin, mx-rollup-builtin.
