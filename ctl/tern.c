@@ -24,14 +24,15 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
+#include "tern.h"
 #include "units.h"
 
 #define DEFAULT_CONFIG	"/etc/tern/tern.yaml"
 #define CTL_TIMEOUT_MS	10000
 
 static const char	*cfgpath = DEFAULT_CONFIG;
-static bool		 as_json;
-static char		*run_dir;
+bool			 as_json;
+char			*run_dir;
 
 static void
 usage(void)
@@ -43,11 +44,20 @@ usage(void)
 	    "  show status           daemons, configuration in force, totals\n"
 	    "  show queues [PATTERN] queues (domain/vmta) and their sizes;\n"
 	    "                        PATTERN as in pmta: */mta1, gmail.com/*\n"
-	    "  reload                validate, then apply without a restart\n");
+	    "  show topqueues [--maxitems=N]  the busiest queues\n"
+	    "  show vmtas            VirtualMTAs: connections, limits, queues\n"
+	    "  show domains [PATTERN] destination domains across VirtualMTAs\n"
+	    "  show shaping SEL      effective limits, their origin, mode,\n"
+	    "                        holds, warm-up of the queues SEL matches\n"
+	    "  pause queue SEL       hold the queues' mail until resumed\n"
+	    "  resume queue SEL      end pause, suspension, warm-up pause\n"
+	    "  set queue --mode=backoff|normal SEL\n"
+	    "  reload                validate, then apply without a restart\n"
+	    "SEL is DOMAIN/VMTA with wildcards: gmail.com/*, */mta1\n");
 	exit(2);
 }
 
-static void
+void
 need_run_dir(void)
 {
 	struct cfg_errors	 err = { 0 };
@@ -68,9 +78,15 @@ need_run_dir(void)
 	}
 }
 
-/* request - one JSON request to one daemon socket; NULL if unreachable */
-static json_t *
+json_t *
 request(const char *sock, const char *cmd)
+{
+	return request_obj(sock, json_pack("{s:s}", "cmd", cmd));
+}
+
+/* request_obj - one JSON request (consumed) to one daemon socket */
+json_t *
+request_obj(const char *sock, json_t *req)
 {
 	char		 path[1024], *body;
 	struct ipc_out	 o;
@@ -86,18 +102,22 @@ request(const char *sock, const char *cmd)
 
 	need_run_dir();
 	snprintf(path, sizeof(path), "%s/%s", run_dir, sock);
-	if ((fd = ipc_connect_unix(path)) == -1)
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if ((fd = ipc_connect_unix(path)) == -1) {
+		free(body);
 		return NULL;
+	}
 	ipc_out_begin(&o, IPC_HELLO, 0);
 	ipc_put_u8(&o, ROLE_CTL);
 	ipc_put_u32(&o, (uint32_t)getpid());
 	if (ipc_sync_request(fd, &o, &h, &payload, &len, CTL_TIMEOUT_MS) ==
 	    -1 || h.type != IPC_HELLO_OK) {
 		close(fd);
+		free(body);
 		return NULL;
 	}
 	free(payload);
-	body = xasprintf("{\"cmd\":\"%s\"}", cmd);
 	ipc_out_begin(&o, IPC_CTL_REQUEST, 1);
 	ipc_put_blob(&o, body, strlen(body));
 	free(body);
@@ -119,7 +139,7 @@ request(const char *sock, const char *cmd)
 	return j;
 }
 
-static const char *
+const char *
 ago(json_int_t t, char *buf, size_t sz)
 {
 	time_t now = time(NULL);
@@ -254,6 +274,7 @@ cmd_show_queues(const char *pat)
 	}
 	if (pat != NULL)
 		filter(r, pat);
+	shaping_merge(r);
 	if (as_json) {
 		char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("%s\n", s);
@@ -261,9 +282,9 @@ cmd_show_queues(const char *pat)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-32s %7s %6s %10s %7s %7s %6s %7s %-7s %s\n", "QUEUE",
+	printf("%-32s %7s %6s %10s %7s %7s %6s %7s %-9s %-20s %s\n", "QUEUE",
 	    "RCPTS", "MSGS", "BYTES", "DEFER", "ACTIVE", "OLDEST", "NEXT",
-	    "MODE", "LAST ERROR");
+	    "MODE", "ROLLUP", "LAST ERROR");
 	json_array_foreach(json_object_get(r, "queues"), i, q) {
 		char	 nb[32];
 		json_int_t next = json_integer_value(json_object_get(q,
@@ -275,8 +296,8 @@ cmd_show_queues(const char *pat)
 		else
 			units_fmt_duration(next > now ? (uint64_t)(next - now) :
 			    0, nb, sizeof(nb));
-		printf("%-32s %7lld %6lld %10lld %7lld %7lld %6s %7s %-7s "
-		    "%.60s\n",
+		printf("%-32s %7lld %6lld %10lld %7lld %7lld %6s %7s %-9s "
+		    "%-20s %.60s\n",
 		    json_string_value(json_object_get(q, "queue")),
 		    json_integer_value(json_object_get(q, "rcpts")),
 		    json_integer_value(json_object_get(q, "msgs")),
@@ -286,6 +307,8 @@ cmd_show_queues(const char *pat)
 		    ago(json_integer_value(json_object_get(q, "oldest")), b,
 		    sizeof(b)), nb,
 		    json_string_value(json_object_get(q, "mode")),
+		    *json_string_value(json_object_get(q, "rollup")) ?
+		    json_string_value(json_object_get(q, "rollup")) : "-",
 		    json_string_value(json_object_get(q, "last_error")));
 	}
 	if (json_is_true(json_object_get(r, "truncated")))
@@ -392,6 +415,12 @@ tern_main(int argc, char **argv)
 			return cmd_show_status();
 		if (strcmp(argv[1], "queues") == 0)
 			return cmd_show_queues(NULL);
+	}
+	if (argc >= 1) {
+		int rc = shaping_command(argc, argv);
+
+		if (rc != -1)
+			return rc;
 	}
 	usage();
 	return 2;

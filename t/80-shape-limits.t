@@ -190,7 +190,7 @@ try:
            "most %d at once" % ((times(sb) or [t0])[-1] - t0,
                                 len(sb.events("connect")), mc))
 
-    # === (c) a domain's max-msg-rate 5/s, (d) a VirtualMTA's 5/s ========
+    # === (c) a domain's max-msg-rate 5/s, (d) a VirtualMTA's 5/s ==========
     c_rcpts = ["c%03d@c.test" % i for i in range(85)]
     d_rcpts = [r for i in range(30) for r in ("d%02d@d1.test" % i,
                                               "d%02d@d2.test" % i)]
@@ -235,7 +235,7 @@ try:
                "%.3f msg/s" % (len(msgs), msgs[-1]["t"] - msgs[0]["t"],
                                r or 0))
 
-    # === (e) reload 5/s -> 10/s while mail flows =========================
+    # === (e) reload 5/s -> 10/s while mail flows ==========================
     se = sinks["e"]
     e_rcpts = ["e%03d@e.test" % i for i in range(100)]
     send(tern.port, e_rcpts)

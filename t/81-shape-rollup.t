@@ -157,7 +157,7 @@ try:
     tern = Tern(domains=DOMAINS, dns_port=dns.port, extra=EXTRA).start()
     ss, so, sr = sinks["shared"], sinks["other"], sinks["roll"]
 
-    # === automatic rollup: a.test + b.test, and c.test on its own ========
+    # === automatic rollup: a.test + b.test, and c.test on its own =========
     ab = [r for i in range(5) for r in ("a%d@a.test" % i, "b%d@b.test" % i)]
     cc = ["c0@c.test", "c1@c.test"]
     send(tern.port, ab)
@@ -224,7 +224,7 @@ try:
          "connection while the rollup's was busy)",
          (ts_c, ts_ab[-1:] if ts_ab else None))
 
-    # === mx-rollup "mx*.rollup.test": test.rollup ========================
+    # === mx-rollup "mx*.rollup.test": test.rollup =========================
     de = [r for i in range(4) for r in ("d%d@d.test" % i, "e%d@e.test" % i)]
     send(tern.port, de)
     until(lambda: sr.delivered(), 15)

@@ -168,7 +168,7 @@ try:
         s.start()
     tern = Tern(domains=DOMAINS, extra=EXTRA).start()
 
-    # === backoff by a pattern rule, back to normal after 8s =============
+    # === backoff by a pattern rule, back to normal after 8s ===============
     sb = sinks["bo"]
     send(tern.port, ["bo00@bo.test"])
     ok = until(lambda: [m for m in sb.messages() if m["code"] == 421], 15)
@@ -217,7 +217,7 @@ try:
          "bo.test: every message delivered, the 421'd one too",
          sorted(set(["bo00@bo.test"] + bo + more) - set(got)))
 
-    # === a threshold rule: suspend after 3 matches in 1m ================
+    # === a threshold rule: suspend after 3 matches in 1m ==================
     su = sinks["su"]
 
     def refused():
@@ -256,7 +256,7 @@ try:
     t.ok(not q.get("suspended_until") or q["suspended_until"] <= time.time(),
          "show shaping: su.test/mta1 no longer suspended", q)
 
-    # === pause a queue that has seen no mail ============================
+    # === pause a queue that has seen no mail ==============================
     sp = sinks["pz"]
     rc, out, err = ctl(tern, "pause", "queue", "pz.test/mta1")
     t.is_(rc, 0, "tern pause queue pz.test/mta1 (no mail to it yet)")
@@ -278,7 +278,7 @@ try:
     t.is_(sq(tern, "pz.test/mta1").get("paused"), False,
           "show shaping: pz.test/mta1 no longer paused")
 
-    # === tern set queue --mode ==========================================
+    # === tern set queue --mode ============================================
     rc, out, err = ctl(tern, "set", "queue", "--mode=backoff",
                        "md.test/mta1")
     t.is_(rc, 0, "tern set queue --mode=backoff md.test/mta1")
@@ -292,7 +292,7 @@ try:
     t.is_(sq(tern, "md.test/mta1").get("mode"), "normal",
           "show shaping --json: md.test/mta1 mode normal")
 
-    # === a disconnect rule ==============================================
+    # === a disconnect rule ================================================
     # connection-idle-timeout 30s: without the rule the connection would
     # stay open and carry the retry of the 451'd message 2 s later.
     sd = sinks["dc"]
