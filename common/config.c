@@ -1013,7 +1013,22 @@ static const struct field warm_fields[] = {
 	    1000000 },
 };
 
+/* warm_overflow - "hold" (stay queued) or "pool" (another member) */
+static void
+warm_overflow(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s != NULL && strcmp(s, "hold") == 0)
+		c->vm->warmup.overflow_pool = false;
+	else if (s != NULL && strcmp(s, "pool") == 0)
+		c->vm->warmup.overflow_pool = true;
+	else
+		cerr(c, v, "warmup: overflow: expected hold or pool");
+}
+
 static const struct special warm_specials[] = {
+	{ "overflow", warm_overflow },
 	{ "start", warm_start },
 	{ "schedule", warm_schedule },
 	{ "growth", warm_growth },

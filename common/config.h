@@ -93,6 +93,7 @@ struct cfg_warmup {
 	uint64_t	 pause_bounce_ppm;	/* parts per million */
 	uint64_t	 pause_complaint_ppm;
 	uint64_t	 pause_min_sample;
+	bool		 overflow_pool;		/* overflow: pool */
 };
 
 #define VM_MAXOUT	0x01

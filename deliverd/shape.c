@@ -115,6 +115,9 @@ dq_hold_all(struct dqueue *dq)
 			ipc_out_begin(&o, IPC_DELIVERD_HELD, j->id);
 			ipc_put_u64(&o, (uint64_t)dq->hold_until);
 			ipc_put_str(&o, dq->stext);
+			/* Warm-up overflow may go to another pool member. */
+			ipc_put_u8(&o, dq->hold == 3 &&
+			    dd.vm->warmup.overflow_pool ? 1 : 0);
 			ipc_send(dd.queued, &o, -1);
 		}
 		job_drop(j);

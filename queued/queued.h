@@ -73,6 +73,7 @@ struct qentry {
 	uint64_t	 next;		/* next attempt, unix seconds */
 	size_t		 hidx;		/* index in the retry heap */
 	bool		 held;		/* waits for shaperd, not a retry */
+	unsigned	 reroutes;	/* warm-up overflow moves */
 };
 
 enum queue_mode { QM_NORMAL, QM_BACKOFF, QM_PAUSED };

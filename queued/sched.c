@@ -450,6 +450,48 @@ bad:
 }
 
 /*
+ * reroute_pool - warm-up overflow with "overflow: pool": the qentry
+ * moves to the next member of the pool its message was sent to, at
+ * most once round the pool (then it is held like any other).  The move
+ * is not written down: after a restart the message is in its first
+ * VirtualMTA's queue again and the same happens.
+ */
+static bool
+reroute_pool(struct qentry *qe)
+{
+	const struct cfg_pool	*pl = config_pool(qd.d.cfg, qe->m->pool);
+	struct queue		*q = qe->q, *q2;
+	unsigned		 i, k;
+
+	if (pl == NULL || pl->n < 2 || qe->reroutes + 1 >= pl->n)
+		return false;
+	for (i = 0; i < pl->n && strcmp(pl->members[i], q->vmta) != 0; i++)
+		;
+	k = (i + 1) % pl->n;
+	q2 = queue_get(q->domain, pl->members[k]);
+	TAILQ_REMOVE(&q->entries, qe, entry);
+	q->nmsg--;
+	q->nrcpt -= qe->nrcpt;
+	q->bytes -= qe->m->size;
+	for (i = 0; i < qe->m->nrcpt; i++)
+		if (qe->m->rcpts[i].qe == qe)
+			qe->m->rcpts[i].q = q2;
+	qe->q = q2;
+	qe->reroutes++;
+	TAILQ_INSERT_TAIL(&q2->entries, qe, entry);
+	q2->nmsg++;
+	q2->nrcpt += qe->nrcpt;
+	q2->bytes += qe->m->size;
+	qe->st = QE_READY;
+	TAILQ_INSERT_TAIL(&q2->ready, qe, rlink);
+	log_info("%s: warm-up overflow of %s moves to %s", qe->m->id, q->name,
+	    q2->name);
+	sched_kick(q2);
+	sched_kick(q);
+	return true;
+}
+
+/*
  * sched_held - DELIVERD_HELD {until, reason}: shaperd holds the queue
  * (paused, suspended, warm-up): the job comes back untried and waits
  * until then.  No attempt is counted and nothing is written: a restart
@@ -462,15 +504,19 @@ sched_held(struct ipc_peer *p, struct ipc_msg *m)
 	struct qentry	*qe;
 	char		 key[24], why[256];
 	uint64_t	 until, now = (uint64_t)time(NULL);
+	uint8_t		 reroute;
 
 	if (ipc_get_u64(m, &until) == -1 ||
-	    ipc_get_str(m, why, sizeof(why)) == -1 || ipc_get_end(m) == -1)
+	    ipc_get_str(m, why, sizeof(why)) == -1 ||
+	    ipc_get_u8(m, &reroute) == -1 || ipc_get_end(m) == -1)
 		return -1;
 	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
 	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p)
 		return 0;
 	qe = j->qe;
 	job_free(j);
+	if (reroute && reroute_pool(qe))
+		return 0;
 	/* Never past a day, never in the past: the hold is looked at again. */
 	if (until < now + 1)
 		until = now + 1;
