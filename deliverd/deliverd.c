@@ -163,7 +163,8 @@ dq_take(struct dqueue *dq)
 
 	if (dq->npending == 0)
 		return NULL;
-	if (dq->tokens == 0 || (dq->hold != 0 && dq->hold_until > time(NULL))) {
+	if (dq->tokens == 0 || (dq->hold != 0 && dq->hold != HOLD_WARMUP_VOLUME &&
+	    dq->hold_until > time(NULL))) {
 		shape_ask(dq, 0, dq->npending);
 		return NULL;
 	}

@@ -39,6 +39,7 @@
 #define ASK_MSGS_MAX	64		/* tokens asked for at once */
 #define ASK_CONNS_MAX	8		/* slots asked for at once */
 #define HOLD_TEXT_MAX	300
+#define HOLD_WARMUP_VOLUME 3		/* shaperd's SH_WARMUP_VOLUME */
 
 struct jrcpt {
 	uint32_t	 idx;

@@ -116,7 +116,7 @@ dq_hold_all(struct dqueue *dq)
 			ipc_put_u64(&o, (uint64_t)dq->hold_until);
 			ipc_put_str(&o, dq->stext);
 			/* Warm-up overflow may go to another pool member. */
-			ipc_put_u8(&o, dq->hold == 3 &&
+			ipc_put_u8(&o, dq->hold == HOLD_WARMUP_VOLUME &&
 			    dd.vm->warmup.overflow_pool ? 1 : 0);
 			ipc_send(dd.queued, &o, -1);
 		}
@@ -136,7 +136,12 @@ shape_gate(struct dqueue *dq)
 
 	if (dd.shaper == NULL)
 		return false;
-	if (dq->hold != 0 && dq->hold_until > now) {
+	/*
+	 * A warm-up volume hold only means no more tokens: the ones held
+	 * were granted within the day's volume and are used first.
+	 */
+	if (dq->hold != 0 && dq->hold_until > now &&
+	    (dq->hold != HOLD_WARMUP_VOLUME || dq->tokens == 0)) {
 		dq_hold_all(dq);
 		return false;
 	}
@@ -206,7 +211,10 @@ on_grant(struct ipc_peer *p, struct ipc_msg *m)
 		dq->asking = false;
 		dq->slots += conns;
 		dq->tokens += msgs;
-		if (conns + msgs == 0 && wait_ms > 0) {
+		/* Nothing granted: come back when told, never at once. */
+		if (conns + msgs == 0 && wait_ms == 0)
+			wait_ms = 100;
+		if (conns + msgs == 0) {
 			struct timeval tv = { wait_ms / 1000,
 			    (suseconds_t)(wait_ms % 1000) * 1000 };
 

@@ -167,9 +167,24 @@ sq_hold(struct squeue *q, time_t now, time_t *until, char *why, size_t sz)
 }
 
 /*
- * grant_state - the state part of a GRANT: mode, hold, until, bounce,
- * text.  *wait_ms is raised when held.
+ * put_state - the state part of a GRANT: wait, mode, hold, until,
+ * bounce, text.
  */
+static void
+put_state(struct ipc_out *o, struct squeue *q, time_t now, uint64_t wait_ms,
+    enum shold h, time_t until, const char *why)
+{
+	bool bouncing = q->bounce_until > now;
+
+	ipc_put_u32(o, (uint32_t)(wait_ms > 600000 ? 600000 : wait_ms));
+	ipc_put_u8(o, (uint8_t)q->mode);
+	ipc_put_u8(o, (uint8_t)h);
+	ipc_put_u64(o, (uint64_t)until);
+	ipc_put_u64(o, bouncing ? (uint64_t)q->bounce_until : 0);
+	ipc_put_str(o, bouncing ? q->bounce_text : why);
+}
+
+/* grant_state - the queue's state as it is now (for news) */
 void
 grant_state(struct ipc_out *o, struct squeue *q, time_t now,
     uint64_t *wait_ms)
@@ -177,14 +192,8 @@ grant_state(struct ipc_out *o, struct squeue *q, time_t now,
 	char		 why[TEXT_MAX];
 	time_t		 until;
 	enum shold	 h = sq_hold(q, now, &until, why, sizeof(why));
-	bool		 bouncing = q->bounce_until > now;
 
-	ipc_put_u32(o, (uint32_t)(*wait_ms > 600000 ? 600000 : *wait_ms));
-	ipc_put_u8(o, (uint8_t)q->mode);
-	ipc_put_u8(o, (uint8_t)h);
-	ipc_put_u64(o, (uint64_t)until);
-	ipc_put_u64(o, bouncing ? (uint64_t)q->bounce_until : 0);
-	ipc_put_str(o, bouncing ? q->bounce_text : why);
+	put_state(o, q, now, *wait_ms, h, until, why);
 }
 
 /* --- asks -------------------------------------------------------------- */
@@ -297,6 +306,7 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	uint32_t	 wc, wm;
 	uint64_t	 now = now_us(), wait = 0, wait2 = 0, nc = 0, nm = 0;
 	time_t		 until, tnow = (time_t)(now / 1000000);
+	enum shold	 h;
 	struct squeue	*q;
 	struct dom_policy pol;
 	const struct cfg_vmta *vm;
@@ -315,9 +325,16 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	q->used = tnow;
 	note_domain(q, domain);
 	sq_policy(q, &pol);
-	if (sq_hold(q, tnow, &until, why, sizeof(why)) == SH_NONE &&
+	/*
+	 * The hold the answer carries is the one before this grant: tokens
+	 * that use up the day's warm-up volume are granted with no hold,
+	 * the next ask learns of it.
+	 */
+	h = sq_hold(q, tnow, &until, why, sizeof(why));
+	/* Out of warm-up volume: no tokens, but slots for those granted. */
+	if ((h == SH_NONE || h == SH_WARMUP_VOLUME) &&
 	    q->bounce_until <= tnow) {
-		if (wm > 0)
+		if (wm > 0 && h == SH_NONE)
 			nm = tokens(q, v, vm, &pol, wm > WANT_MAX ? WANT_MAX :
 			    wm, now, &wait);
 		if (wc > 0)
@@ -335,8 +352,7 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	ipc_put_str(&o, domain);
 	ipc_put_u32(&o, (uint32_t)nc);
 	ipc_put_u32(&o, (uint32_t)nm);
-	wait = (wait + 999) / 1000;
-	grant_state(&o, q, tnow, &wait);
+	put_state(&o, q, tnow, (wait + 999) / 1000, h, until, why);
 	ipc_send(p, &o, -1);
 	return 0;
 reply_empty:

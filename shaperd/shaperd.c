@@ -215,12 +215,23 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- reload, stop ------------------------------------------------------ */
 
-static int
-shaperd_reload(struct tern_config *cfg, const char **why)
+/*
+ * push_all - every queue's state to its deliverd, once the new
+ * configuration is in force (the reload hook runs before the swap)
+ */
+static void
+push_all(evutil_socket_t fd, short what, void *arg)
 {
 	struct hmap_ent	*e;
 	size_t		 it;
 
+	for (e = NULL; (e = hmap_next(&sd.queues, e, &it)) != NULL;)
+		sq_push(e->val);
+}
+
+static int
+shaperd_reload(struct tern_config *cfg, const char **why)
+{
 	if (rules_compile(cfg) == -1) {
 		*why = "smtp-pattern-lists do not compile";
 		return -1;
@@ -230,8 +241,8 @@ shaperd_reload(struct tern_config *cfg, const char **why)
 	 * stay open.  A changed warm-up start date moves the day, so held
 	 * queues are told to ask again.
 	 */
-	for (e = NULL; (e = hmap_next(&sd.queues, e, &it)) != NULL;)
-		sq_push(e->val);
+	event_base_once(sd.d.base, -1, EV_TIMEOUT, push_all, NULL,
+	    &(struct timeval){ 0, 0 });
 	return 0;
 }
 

@@ -145,7 +145,10 @@ tern = None
 try:
     for s in sinks.values():
         s.start()
-    tern = Tern(domains=domains("5/s"), vmtas=VMTAS).start()
+    # started apart, so that the finally block stops and cleans
+    # it up (and shows its log) even when it does not come up
+    tern = Tern(domains=domains("5/s"), vmtas=VMTAS)
+    tern.start()
     t.ok(until(lambda: tern.pids("shaperd"), 10),
          "shaperd runs, a child of ternd")
 

@@ -166,7 +166,10 @@ tern = None
 try:
     for s in sinks.values():
         s.start()
-    tern = Tern(domains=DOMAINS, extra=EXTRA).start()
+    # started apart, so that the finally block stops and cleans
+    # it up (and shows its log) even when it does not come up
+    tern = Tern(domains=DOMAINS, extra=EXTRA)
+    tern.start()
 
     # === backoff by a pattern rule, back to normal after 8s ===============
     sb = sinks["bo"]

@@ -151,7 +151,10 @@ sink = Sink(tmp, W, P, name="warm")
 tern = None
 try:
     sink.start()
-    tern = Tern(domains=DOMAINS, vmtas=vmtas(1), extra=EXTRA).start()
+    # started apart, so that the finally block stops and cleans
+    # it up (and shows its log) even when it does not come up
+    tern = Tern(domains=DOMAINS, vmtas=vmtas(1), extra=EXTRA)
+    tern.start()
 
     # === day 1: volume 5 ==================================================
     day1 = ["w%02d@w.test" % i for i in range(12)]

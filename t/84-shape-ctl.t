@@ -4,10 +4,11 @@
 # queued): `show topqueues` (busiest first, --maxitems), `show vmtas`
 # (every VirtualMTA), `show domains` (summed over VirtualMTAs, PATTERN),
 # `show shaping` and `show queues` with the selectors */mta1, gmail.test/*
-# and */*, in text and --json; a bad selector and an unknown mode are
-# refused (non-zero exit, a message).  A pause survives a SIGKILL of
-# shaperd (ternd restarts it; the state snapshot is in the spool), and
-# no mail is lost when shaperd is killed while messages flow.
+# and */*, in text and --json; a bad selector (an empty DOMAIN or VMTA)
+# and an unknown mode are refused (non-zero exit, a message).  A pause
+# survives a SIGKILL of shaperd (ternd restarts it; the state snapshot
+# is in the spool), and no mail is lost when shaperd is killed while
+# messages flow.
 #
 # Each domain is routed (`route`) to a scriptable SMTP sink
 # (t/lib/sink.py) on 127.0.0.x; nothing leaves loopback.  The JSON of
@@ -61,12 +62,14 @@ def rows_of(obj):
     """The rows of a JSON reply: the list itself, or the list under a
     known key, or the only list of objects in the reply object."""
     if isinstance(obj, list):
-        return obj
+        return [r for r in obj if isinstance(r, dict)]
+    if not isinstance(obj, dict):
+        return None
     for k in ("queues", "topqueues", "vmtas", "domains", "items"):
         if isinstance(obj.get(k), list):
-            return obj[k]
+            return rows_of(obj[k])
     lists = [v for v in obj.values() if isinstance(v, list)]
-    return lists[0] if len(lists) == 1 else None
+    return rows_of(lists[0]) if len(lists) == 1 else None
 
 
 def num(row, *names):
@@ -167,7 +170,10 @@ tern = None
 try:
     slow.start()
     live.start()
-    tern = Tern(domains=DOMAINS, vmtas=VMTAS, extra=EXTRA).start()
+    # started apart, so that the finally block stops and cleans
+    # it up (and shows its log) even when it does not come up
+    tern = Tern(domains=DOMAINS, vmtas=VMTAS, extra=EXTRA)
+    tern.start()
     t.ok(until(lambda: tern.pids("shaperd"), 10),
          "shaperd runs, a child of ternd")
 
@@ -270,7 +276,9 @@ try:
           "show queues gmail.test/* --json: the two gmail.test queues")
 
     # --- refusals ---------------------------------------------------------
-    for args in (("show", "shaping", "x/y/z"), ("pause", "queue", "x/y/z")):
+    # DOMAIN/VMTA with an empty part: bad whatever the wildcards
+    for args in (("show", "shaping", "gmail.test/"),
+                 ("pause", "queue", "/mta1")):
         rc, out, err = ctl(tern, *args)
         t.ok(rc not in (0, None) and (out + err).strip(),
              "tern %s: bad selector refused with a message" % " ".join(args),
@@ -294,8 +302,10 @@ try:
     q = sq(tern, "yahoo.test/mta1")
     t.is_(q.get("paused"), True, "show shaping: yahoo.test/mta1 still "
           "paused after the restart")
-    t.is_(sq(tern, "gmail.test/mta1").get("paused"), False,
-          "... and gmail.test/mta1 is not")
+    # (a queue with nothing to keep may be unknown to the new shaperd
+    # until mail goes to it: not listed is not paused either)
+    t.ok(sq(tern, "gmail.test/mta1").get("paused") is not True,
+         "... and gmail.test/mta1 is not", sq(tern, "gmail.test/mta1"))
 
     # --- no mail lost when shaperd dies while mail flows ------------------
     lrcpts = ["l%02d@live.test" % i for i in range(30)]
