@@ -194,20 +194,21 @@ static json_t *
 warm_json(struct squeue *q, time_t now)
 {
 	const struct cfg_vmta *vm = config_vmta(sd.d.cfg, q->vmta);
-	unsigned day = warm_day_of(vm, now);
+	unsigned day;
 
 	if (vm == NULL || !vm->warmup.set)
 		return json_null();
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:b}",
-	    "day", (int)(q->warm.paused ? q->warm.day : day),
-	    "volume", (json_int_t)warm_volume(vm, q->warm.paused ?
-	    q->warm.day : day),
+	day = sq_warm_day(q, vm, now);
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:b, s:i}",
+	    "day", (int)day,
+	    "volume", (json_int_t)warm_volume(vm, day),
 	    "sent", (json_int_t)q->warm.sent,
 	    "outcomes", (json_int_t)q->warm.outcomes,
 	    "bounced", (json_int_t)q->warm.bounced,
 	    "complaints", (json_int_t)q->warm.complaints,
 	    "paused", q->warm.paused, "pause_reason", q->warm.why,
-	    "schedule_over", day > vm->warmup.ndays);
+	    "schedule_over", day > vm->warmup.ndays,
+	    "days_paused", (int)q->warm.shift);
 }
 
 static json_t *
@@ -374,6 +375,12 @@ act(json_t *req, const struct sel *sel, const char *what)
 			q->bounce_until = 0;
 			if (q->warm.paused) {
 				/* The ramp goes on from the day it stopped. */
+				const struct cfg_vmta *vm = config_vmta(
+				    sd.d.cfg, q->vmta);
+				unsigned cal = warm_day_of(vm, now);
+
+				if (cal > q->warm.shift + q->warm.day)
+					q->warm.shift = cal - q->warm.day;
 				q->warm.paused = false;
 				q->warm.why[0] = '\0';
 				q->warm.outcomes = q->warm.bounced = 0;

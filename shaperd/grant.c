@@ -97,6 +97,23 @@ warm_day_of(const struct cfg_vmta *vm, time_t now)
 	return (unsigned)((now - vm->warmup.start) / 86400) + 1;
 }
 
+/*
+ * sq_warm_day - the queue's own warm-up day: the calendar day less the
+ * days its ramp stood paused (a pause does not skip volume steps); the
+ * day it stopped at while it is paused.
+ */
+unsigned
+sq_warm_day(const struct squeue *q, const struct cfg_vmta *vm, time_t now)
+{
+	unsigned d = warm_day_of(vm, now);
+
+	if (d == 0)
+		return 0;
+	if (q->warm.paused && q->warm.day != 0)
+		return q->warm.day;
+	return d > q->warm.shift ? d - q->warm.shift : 1;
+}
+
 /* warm_volume - the day's volume per queue; 0 when past the schedule */
 uint64_t
 warm_volume(const struct cfg_vmta *vm, unsigned day)
@@ -131,7 +148,7 @@ enum shold
 sq_hold(struct squeue *q, time_t now, time_t *until, char *why, size_t sz)
 {
 	const struct cfg_vmta *vm = config_vmta(sd.d.cfg, q->vmta);
-	unsigned day = warm_day_of(vm, now);
+	unsigned day = sq_warm_day(q, vm, now);
 	uint64_t vol;
 
 	*until = 0;
@@ -217,7 +234,7 @@ tokens(struct squeue *q, struct svmta *v, const struct cfg_vmta *vm,
 	struct rate	 none = { 0, 0 };
 	const struct rate *wr = &none;
 	uint64_t	 w1, w2, w3, n, vol;
-	unsigned	 day = warm_day_of(vm, (time_t)(now / 1000000));
+	unsigned	 day = sq_warm_day(q, vm, (time_t)(now / 1000000));
 
 	if (day != 0 && day <= vm->warmup.ndays) {
 		wr = &vm->warmup.rate[day - 1];

@@ -297,7 +297,7 @@ warm_guard(struct squeue *q, time_t now)
 {
 	const struct cfg_vmta *vm = config_vmta(sd.d.cfg, q->vmta);
 	const struct cfg_warmup *w;
-	unsigned day = warm_day_of(vm, now);
+	unsigned day = sq_warm_day(q, vm, now);
 	uint64_t n;
 
 	if (day == 0 || day > vm->warmup.ndays || q->warm.paused ||
@@ -363,7 +363,7 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 	q->deferred += nt;
 	q->bounced += nb;
 	sq_policy(q, &pol);
-	if (q->warm.day == warm_day_of(config_vmta(sd.d.cfg, vmta), now)) {
+	if (q->warm.day == sq_warm_day(q, config_vmta(sd.d.cfg, vmta), now)) {
 		q->warm.outcomes += nd + nb;
 		q->warm.bounced += nb;
 		q->warm.complaints += nc;

@@ -189,7 +189,8 @@ forgettable(const struct squeue *q, time_t now)
 {
 	return q->conns == 0 && q->mode == SM_NORMAL && !q->paused &&
 	    q->suspend_until <= now && q->bounce_until <= now &&
-	    q->warm.sent == 0 && !q->warm.paused && q->used + 3600 < now;
+	    q->warm.sent == 0 && !q->warm.paused && q->warm.shift == 0 &&
+	    q->used + 3600 < now;
 }
 
 static void

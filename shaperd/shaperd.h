@@ -61,6 +61,7 @@ struct warm {
 	uint64_t	 bounced;
 	uint64_t	 complaints;
 	bool		 paused;
+	unsigned	 shift;		/* days lost to pauses */
 	char		 why[TEXT_MAX];
 };
 
@@ -151,6 +152,8 @@ void		 grant_state(struct ipc_out *, struct squeue *, time_t now,
 		    uint64_t *wait_ms);
 void		 grant_peer_gone(struct ipc_peer *);
 unsigned	 warm_day_of(const struct cfg_vmta *, time_t now);
+unsigned	 sq_warm_day(const struct squeue *, const struct cfg_vmta *,
+		    time_t now);
 uint64_t	 warm_volume(const struct cfg_vmta *, unsigned day);
 enum shold	 sq_hold(struct squeue *, time_t now, time_t *until,
 		    char *why, size_t);

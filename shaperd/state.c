@@ -39,7 +39,7 @@ struct snap {
 	int64_t		 suspend_until;
 	int64_t		 bounce_until;
 	uint32_t	 warm_day;
-	uint32_t	 pad2;
+	uint32_t	 warm_shift;
 	uint64_t	 warm_sent;
 	uint64_t	 warm_outcomes;
 	uint64_t	 warm_bounced;
@@ -135,6 +135,7 @@ pack(const struct squeue *q, struct snap *s)
 	s->suspend_until = q->suspend_until;
 	s->bounce_until = q->bounce_until;
 	s->warm_day = q->warm.day;
+	s->warm_shift = q->warm.shift;
 	s->warm_sent = q->warm.sent;
 	s->warm_outcomes = q->warm.outcomes;
 	s->warm_bounced = q->warm.bounced;
@@ -156,6 +157,8 @@ unpack(struct squeue *q, const struct snap *s)
 	q->suspend_until = (time_t)s->suspend_until;
 	q->bounce_until = (time_t)s->bounce_until;
 	q->warm.day = s->warm_day;
+	q->warm.shift = s->warm_shift < WARMUP_DAYS_MAX * 10 ?
+	    s->warm_shift : 0;
 	q->warm.sent = s->warm_sent;
 	q->warm.outcomes = s->warm_outcomes;
 	q->warm.bounced = s->warm_bounced;
