@@ -238,10 +238,10 @@ by_str(const void *a, const void *b)
 
 /*
  * rollup - the shaping key of an MX-routed domain: the first mx-rollup
- * glob (then the built-in table) matching one of its MX hosts; else,
- * for a domain without a block of its own, its MX host names, sorted
- * and joined (domains with the same MX hosts share one queue, as
- * KumoMTA's site name does).  disable-mx-rollup keeps the domain.
+ * glob matching one of its MX hosts; else, for a domain without a block
+ * of its own, the built-in table, then its MX host names, sorted and
+ * joined (domains with the same MX hosts share one queue, as KumoMTA's
+ * site name does).  disable-mx-rollup keeps the domain.
  */
 static void
 rollup(struct dqueue *dq, const struct dom_policy *pol)
@@ -270,6 +270,12 @@ rollup(struct dqueue *dq, const struct dom_policy *pol)
 				    sizeof(dq->skey));
 				return;
 			}
+	/*
+	 * The built-in table and the automatic site leave alone a domain
+	 * with a block of its own: its limits were written for it.
+	 */
+	if (pol->own_block)
+		return;
 	for (k = 0; cfg->mx_rollup_builtin && k < nbuiltin_rollups; k++)
 		for (i = 0; i < n; i++)
 			if (fnmatch(builtin_rollups[k].mx_glob, hosts[i],
@@ -278,7 +284,7 @@ rollup(struct dqueue *dq, const struct dom_policy *pol)
 				    sizeof(dq->skey));
 				return;
 			}
-	if (!cfg->auto_mx_rollup || pol->own_block)
+	if (!cfg->auto_mx_rollup)
 		return;
 	site[0] = '\0';
 	for (i = 0; i < n; i++) {
