@@ -64,6 +64,7 @@ struct job {
 	struct jrcpt	*r;
 	struct dqueue	*dq;
 	bool		 queue_level;	/* failed before any SMTP reply */
+	bool		 local;		/* our own verdict: DNS, a queue bounce */
 	unsigned	 link_gen;	/* queued link it came over */
 	/* Where it went, for accounting (dsnMta, dlv*Ip, esmtp list). */
 	char		 mx[DNS_NAME_MAX + 1];
@@ -143,6 +144,8 @@ void		 job_finish(struct job *);
 void		 job_drop(struct job *);
 void		 dq_kick(struct dqueue *);
 void		 dq_fail_all(struct dqueue *, char outcome, const char *status,
+		    const char *diag);
+void		 dq_fail_local(struct dqueue *, char outcome, const char *status,
 		    const char *diag);
 struct job	*dq_take(struct dqueue *);
 struct job	*dq_take_any(struct dqueue *);

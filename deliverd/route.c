@@ -47,7 +47,7 @@ route_ready(struct dqueue *dq)
 		    dq->domain);
 		dq->rstate = RT_NONE;
 		/* Hosts that do not resolve: routing error, retried. */
-		dq_fail_all(dq, 'T', dq->lookup_tempfail ? "4.4.3" : "4.4.4",
+		dq_fail_local(dq, 'T', dq->lookup_tempfail ? "4.4.3" : "4.4.4",
 		    why);
 		return;
 	}
@@ -175,11 +175,11 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 	switch (st) {
 	case DNS_NXDOMAIN:
 		dq->rstate = RT_NONE;
-		dq_fail_all(dq, 'B', "5.1.2", "DNS: no such domain");
+		dq_fail_local(dq, 'B', "5.1.2", "DNS: no such domain");
 		return;
 	case DNS_TEMPFAIL:
 		dq->rstate = RT_NONE;
-		dq_fail_all(dq, 'T', "4.4.3", "DNS: temporary failure looking "
+		dq_fail_local(dq, 'T', "4.4.3", "DNS: temporary failure looking "
 		    "up MX");
 		return;
 	case DNS_NODATA:
@@ -194,7 +194,7 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 	}
 	if (r->n == 1 && r->mx[0].host[0] == '\0') {
 		dq->rstate = RT_NONE;
-		dq_fail_all(dq, 'B', "5.1.10", "DNS: domain has a null MX "
+		dq_fail_local(dq, 'B', "5.1.10", "DNS: domain has a null MX "
 		    "(RFC 7505)");
 		return;
 	}

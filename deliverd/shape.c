@@ -79,7 +79,7 @@ shape_outcome(struct job *j)
 	const char	*reply = "";
 	unsigned	 i;
 
-	if (dd.shaper == NULL || j->dq == NULL)
+	if (dd.shaper == NULL || j->dq == NULL || j->local)
 		return;
 	for (i = 0; i < j->nrcpt; i++) {
 		char oc = j->r[i].outcome;
@@ -146,7 +146,7 @@ shape_gate(struct dqueue *dq)
 		return false;
 	}
 	if (dq->bounce_until > now) {
-		dq_fail_all(dq, 'B', "5.0.0", dq->stext);
+		dq_fail_local(dq, 'B', "5.0.0", dq->stext);
 		return false;
 	}
 	return true;
