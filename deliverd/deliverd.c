@@ -175,24 +175,31 @@ dq_take(struct dqueue *dq)
 	return j;
 }
 
-/*
- * dq_fail_local - the same, for a verdict of our own (DNS, a bouncing
- * queue): no receiver said anything, so shaperd hears nothing of it -
- * its rules would match our own text, its warm-up tallies count only
- * what receivers answer.
- */
-void
-dq_fail_local(struct dqueue *dq, char outcome, const char *status,
-    const char *diag)
+static void
+fail_jobs(struct dqueue *dq, char outcome, const char *status,
+    const char *diag, bool local)
 {
 	struct job *j;
 
 	while ((j = dq_take_any(dq)) != NULL) {
 		j->queue_level = true;
-		j->local = true;
+		j->local = local;
 		job_set_open(j, outcome, status, diag);
 		job_finish(j);
 	}
+}
+
+/*
+ * dq_fail_local - every waiting job gets the same verdict of our own
+ * (DNS, a bouncing queue): no receiver said anything, so shaperd hears
+ * nothing of it - its rules would match our own text, its warm-up
+ * tallies count only what receivers answer.
+ */
+void
+dq_fail_local(struct dqueue *dq, char outcome, const char *status,
+    const char *diag)
+{
+	fail_jobs(dq, outcome, status, diag, true);
 }
 
 /* dq_fail_all - every waiting job gets the same outcome (no host answered) */
@@ -200,13 +207,7 @@ void
 dq_fail_all(struct dqueue *dq, char outcome, const char *status,
     const char *diag)
 {
-	struct job *j;
-
-	while ((j = dq_take_any(dq)) != NULL) {
-		j->queue_level = true;
-		job_set_open(j, outcome, status, diag);
-		job_finish(j);
-	}
+	fail_jobs(dq, outcome, status, diag, false);
 }
 
 /*

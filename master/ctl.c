@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "ctljson.h"
 #include "log.h"
 #include "ternd.h"
 
@@ -62,32 +63,17 @@ reload(void)
 static int
 on_request(struct ipc_peer *p, struct ipc_msg *m)
 {
-	const uint8_t	*data;
-	size_t		 len;
-	json_t		*req, *rep;
-	json_error_t	 jerr;
+	json_t		*req, *rep = NULL;
 	const char	*cmd;
-	char		*text;
-	struct ipc_out	 o;
 
-	if (ipc_get_blob(m, &data, &len) == -1 || ipc_get_end(m) == -1)
+	if ((req = ctl_parse(m, &cmd)) == NULL)
 		return -1;
-	if ((req = json_loadb((const char *)data, len, 0, &jerr)) == NULL)
-		return -1;
-	cmd = json_string_value(json_object_get(req, "cmd"));
-	if (cmd != NULL && strcmp(cmd, "status") == 0)
+	if (strcmp(cmd, "status") == 0)
 		rep = status();
-	else if (cmd != NULL && strcmp(cmd, "reload") == 0)
+	else if (strcmp(cmd, "reload") == 0)
 		rep = reload();
-	else
-		rep = json_pack("{s:s}", "error", "unknown command");
 	json_decref(req);
-	text = json_dumps(rep, JSON_COMPACT);
-	json_decref(rep);
-	ipc_out_begin(&o, IPC_CTL_REPLY, m->hdr.reqid);
-	ipc_put_blob(&o, text, strlen(text));
-	free(text);
-	ipc_send(p, &o, -1);
+	ctl_reply(p, m->hdr.reqid, rep);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "ctljson.h"
 #include "log.h"
 #include "shaperd.h"
 
@@ -438,25 +439,13 @@ static const struct {
 int
 ctl_request(struct ipc_peer *p, struct ipc_msg *m)
 {
-	const uint8_t	*data;
-	size_t		 len;
 	json_t		*req, *rep = NULL, *js;
-	json_error_t	 jerr;
 	const char	*cmd;
-	char		*text;
 	unsigned	 i;
-	struct ipc_out	 o;
 	struct sel	 sel, *selp = NULL;
 
-	if (ipc_get_blob(m, &data, &len) == -1 || ipc_get_end(m) == -1)
+	if ((req = ctl_parse(m, &cmd)) == NULL)
 		return -1;
-	req = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES,
-	    &jerr);
-	if (req == NULL || (cmd = json_string_value(json_object_get(req,
-	    "cmd"))) == NULL) {
-		json_decref(req);
-		return -1;
-	}
 	if ((js = json_object_get(req, "sel")) != NULL) {
 		if (sel_parse(json_string_value(js), &sel) == -1)
 			rep = json_pack("{s:s}", "error", "bad queue selector: "
@@ -467,18 +456,7 @@ ctl_request(struct ipc_peer *p, struct ipc_msg *m)
 	for (i = 0; rep == NULL && i < nitems(ctl_cmds); i++)
 		if (strcmp(cmd, ctl_cmds[i].cmd) == 0)
 			rep = ctl_cmds[i].fn(req, selp);
-	if (rep == NULL)
-		rep = json_pack("{s:s}", "error", "unknown command");
 	json_decref(req);
-	text = json_dumps(rep, JSON_COMPACT);
-	json_decref(rep);
-	ipc_out_begin(&o, IPC_CTL_REPLY, m->hdr.reqid);
-	if (strlen(text) > IPC_MAXSIZE - 64) {
-		free(text);
-		text = xstrdup("{\"error\":\"reply too large\"}");
-	}
-	ipc_put_blob(&o, text, strlen(text));
-	free(text);
-	ipc_send(p, &o, -1);
+	ctl_reply(p, m->hdr.reqid, rep);
 	return 0;
 }

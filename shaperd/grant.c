@@ -373,18 +373,18 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	ipc_send(p, &o, -1);
 	return 0;
 reply_empty:
-	ipc_out_begin(&o, IPC_SHAPE_GRANT, m->hdr.reqid);
-	ipc_put_str(&o, key);
-	ipc_put_str(&o, domain);
-	ipc_put_u32(&o, 0);
-	ipc_put_u32(&o, 0);
-	ipc_put_u32(&o, (uint32_t)(wait / 1000));
-	ipc_put_u8(&o, SM_NORMAL);
-	ipc_put_u8(&o, SH_NONE);
-	ipc_put_u64(&o, 0);
-	ipc_put_u64(&o, 0);
-	ipc_put_str(&o, "");
-	ipc_send(p, &o, -1);
+	{
+		struct squeue none;
+
+		memset(&none, 0, sizeof(none));
+		ipc_out_begin(&o, IPC_SHAPE_GRANT, m->hdr.reqid);
+		ipc_put_str(&o, key);
+		ipc_put_str(&o, domain);
+		ipc_put_u32(&o, 0);
+		ipc_put_u32(&o, 0);
+		put_state(&o, &none, tnow, wait / 1000, SH_NONE, 0, "");
+		ipc_send(p, &o, -1);
+	}
 	return 0;
 }
 
