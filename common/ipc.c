@@ -775,3 +775,46 @@ ipc_sync_request(int fd, struct ipc_out *o, struct ipc_hdr *h,
 	(*payload)[*len] = '\0';
 	return 0;
 }
+
+/*
+ * ipc_dial - a client link to run-dir/sock, HELLO sent as self; NULL
+ * when nobody listens there (yet).
+ */
+struct ipc_peer *
+ipc_dial(struct event_base *base, const char *run_dir, const char *sock,
+    enum ipc_role self, enum ipc_role peer, const struct ipc_handler *h,
+    size_t nh, void (*closed)(struct ipc_peer *), void *arg)
+{
+	char		 path[512];
+	int		 fd;
+	struct ipc_peer	*p;
+
+	if (!bsnprintf(path, sizeof(path), "%s/%s", run_dir, sock))
+		fatalx("run-dir too long");
+	if ((fd = ipc_connect_unix(path)) == -1)
+		return NULL;
+	p = ipc_peer_new(base, fd, false, h, nh, closed, arg);
+	p->role = peer;
+	ipc_hello(p, self);
+	return p;
+}
+
+/*
+ * ipc_redial_later - arm *ev to call cb after *ms: 10 ms, doubling up
+ * to 1 s (the caller sets *ms to 0 once a link is up).
+ */
+void
+ipc_redial_later(struct event_base *base, struct event **ev, unsigned *ms,
+    event_callback_fn cb, void *arg)
+{
+	struct timeval tv;
+
+	*ms = *ms ? *ms * 2 : 10;
+	if (*ms > 1000)
+		*ms = 1000;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)*ms * 1000;
+	if (*ev == NULL)
+		*ev = evtimer_new(base, cb, arg);
+	evtimer_add(*ev, &tv);
+}

@@ -182,6 +182,12 @@ int	 ipc_send(struct ipc_peer *, struct ipc_out *, int fd);
 void	 ipc_hello(struct ipc_peer *, enum ipc_role self);
 int	 ipc_listen_unix(const char *path, mode_t mode);
 int	 ipc_connect_unix(const char *path);
+struct ipc_peer *ipc_dial(struct event_base *, const char *run_dir,
+	    const char *sock, enum ipc_role self, enum ipc_role peer,
+	    const struct ipc_handler *, size_t, void (*)(struct ipc_peer *),
+	    void *);
+void	 ipc_redial_later(struct event_base *, struct event **,
+	    unsigned *ms, event_callback_fn, void *);
 
 /* Blocking client (tern CLI): one request, one reply. */
 int	 ipc_sync_request(int fd, struct ipc_out *, struct ipc_hdr *,

@@ -348,36 +348,20 @@ queued_closed(struct ipc_peer *p)
 static void
 reconnect_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char	 path[512];
-	int	 qfd;
-
 	if (dd.queued != NULL || dd.d.stopping)
 		return;
-	if (!bsnprintf(path, sizeof(path), "%s/queued.sock", dd.d.cfg->run_dir))
-		fatalx("run-dir too long");
-	if ((qfd = ipc_connect_unix(path)) == -1) {
+	dd.queued = ipc_dial(dd.d.base, dd.d.cfg->run_dir, "queued.sock",
+	    ROLE_DELIVERD, ROLE_QUEUED, handlers, nitems(handlers),
+	    queued_closed, NULL);
+	if (dd.queued == NULL)
 		queued_connect();
-		return;
-	}
-	dd.queued = ipc_peer_new(dd.d.base, qfd, false, handlers,
-	    nitems(handlers), queued_closed, NULL);
-	dd.queued->role = ROLE_QUEUED;
-	ipc_hello(dd.queued, ROLE_DELIVERD);
 }
 
 static void
 queued_connect(void)
 {
-	struct timeval tv;
-
-	dd.reconnect_ms = dd.reconnect_ms ? dd.reconnect_ms * 2 : 10;
-	if (dd.reconnect_ms > 1000)
-		dd.reconnect_ms = 1000;
-	tv.tv_sec = 0;
-	tv.tv_usec = (suseconds_t)dd.reconnect_ms * 1000;
-	if (dd.ev_reconnect == NULL)
-		dd.ev_reconnect = evtimer_new(dd.d.base, reconnect_cb, NULL);
-	evtimer_add(dd.ev_reconnect, &tv);
+	ipc_redial_later(dd.d.base, &dd.ev_reconnect, &dd.reconnect_ms,
+	    reconnect_cb, NULL);
 }
 
 static int

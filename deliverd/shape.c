@@ -329,37 +329,20 @@ shaper_closed(struct ipc_peer *p)
 static void
 shaper_reconnect(evutil_socket_t fd, short what, void *arg)
 {
-	char	 path[512];
-	int	 sfd;
-
 	if (dd.shaper != NULL || dd.d.stopping)
 		return;
-	if (!bsnprintf(path, sizeof(path), "%s/shaperd.sock",
-	    dd.d.cfg->run_dir))
-		fatalx("run-dir too long");
-	if ((sfd = ipc_connect_unix(path)) == -1) {
+	dd.shaper = ipc_dial(dd.d.base, dd.d.cfg->run_dir, "shaperd.sock",
+	    ROLE_DELIVERD, ROLE_SHAPERD, handlers, nitems(handlers),
+	    shaper_closed, NULL);
+	if (dd.shaper == NULL)
 		shaper_connect();
-		return;
-	}
-	dd.shaper = ipc_peer_new(dd.d.base, sfd, false, handlers,
-	    nitems(handlers), shaper_closed, NULL);
-	dd.shaper->role = ROLE_SHAPERD;
-	ipc_hello(dd.shaper, ROLE_DELIVERD);
 }
 
 static void
 shaper_connect(void)
 {
-	struct timeval tv;
-
-	dd.shaper_ms = dd.shaper_ms ? dd.shaper_ms * 2 : 10;
-	if (dd.shaper_ms > 1000)
-		dd.shaper_ms = 1000;
-	tv.tv_sec = 0;
-	tv.tv_usec = (suseconds_t)dd.shaper_ms * 1000;
-	if (dd.ev_shaper == NULL)
-		dd.ev_shaper = evtimer_new(dd.d.base, shaper_reconnect, NULL);
-	evtimer_add(dd.ev_shaper, &tv);
+	ipc_redial_later(dd.d.base, &dd.ev_shaper, &dd.shaper_ms,
+	    shaper_reconnect, NULL);
 }
 
 void

@@ -221,39 +221,21 @@ queued_closed(struct ipc_peer *p)
 static void
 reconnect_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char	 path[512];
-	int	 qfd;
-
 	if (smtpd.queued != NULL || smtpd.d.stopping)
 		return;
-	if (!bsnprintf(path, sizeof(path), "%s/queued.sock",
-	    smtpd.d.cfg->run_dir))
-		fatalx("run-dir path too long");
-	if ((qfd = ipc_connect_unix(path)) == -1) {
-		smtpd_queued_connect();
-		return;
-	}
-	smtpd.queued = ipc_peer_new(smtpd.d.base, qfd, false, queued_handlers,
+	smtpd.queued = ipc_dial(smtpd.d.base, smtpd.d.cfg->run_dir,
+	    "queued.sock", ROLE_SMTPD, ROLE_QUEUED, queued_handlers,
 	    nitems(queued_handlers), queued_closed, NULL);
-	smtpd.queued->role = ROLE_QUEUED;
-	ipc_hello(smtpd.queued, ROLE_SMTPD);
+	if (smtpd.queued == NULL)
+		smtpd_queued_connect();
 }
 
 /* smtpd_queued_connect - (re)connect soon, backing off to 1 s */
 void
 smtpd_queued_connect(void)
 {
-	struct timeval tv;
-
-	smtpd.reconnect_ms = smtpd.reconnect_ms ? smtpd.reconnect_ms * 2 : 10;
-	if (smtpd.reconnect_ms > 1000)
-		smtpd.reconnect_ms = 1000;
-	tv.tv_sec = 0;
-	tv.tv_usec = (suseconds_t)smtpd.reconnect_ms * 1000;
-	if (smtpd.ev_reconnect == NULL)
-		smtpd.ev_reconnect = evtimer_new(smtpd.d.base, reconnect_cb,
-		    NULL);
-	evtimer_add(smtpd.ev_reconnect, &tv);
+	ipc_redial_later(smtpd.d.base, &smtpd.ev_reconnect,
+	    &smtpd.reconnect_ms, reconnect_cb, NULL);
 }
 
 /* --- stop and reload --------------------------------------------------- */
