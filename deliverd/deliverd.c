@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,34 @@ deliverd_stop(void)
 	    &(struct timeval){ 0, 200000 });
 }
 
+/*
+ * dump_cb - SIGUSR1: every domain queue's state to the log, for an
+ * operator wondering why mail waits
+ */
+static void
+dump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hmap_ent	*e;
+	size_t		 it;
+
+	log_info("state: %u jobs, %u sessions, shaperd %s, queued %s",
+	    dd.njobs, dd.nsessions, dd.shaper ? "up" : "down",
+	    dd.queued ? "up" : "down");
+	for (e = NULL; (e = hmap_next(&dd.dqueues, e, &it)) != NULL;) {
+		struct dqueue *dq = e->val;
+
+		log_info("  %s key %s: pending %u, sessions %u (connecting "
+		    "%u, idle %s), slots %u, tokens %u, asking %d, waiting %d, "
+		    "route %d, hold %u until %lld", dq->domain, dq->skey,
+		    dq->npending, dq->nsessions, dq->nconnecting,
+		    TAILQ_EMPTY(&dq->idle) ? "none" : "some", dq->slots,
+		    dq->tokens, dq->asking, dq->ev_ask != NULL &&
+		    evtimer_pending(dq->ev_ask, NULL), dq->rstate,
+		    dq->hold, (long long)dq->hold_until);
+	}
+	session_dump();
+}
+
 static void
 raise_nofile(void)
 {
@@ -455,6 +484,8 @@ deliverd_main(int argc, char **argv)
 	route_init();
 	shape_init();
 	reconnect_cb(-1, 0, NULL);
+	dd.ev_dump = evsignal_new(dd.d.base, SIGUSR1, dump_cb, NULL);
+	evsignal_add(dd.ev_dump, NULL);
 	daemon_run(&dd.d);
 	log_info("exiting");
 	return 0;

@@ -112,6 +112,9 @@ struct dqueue {
 	unsigned	 slots;		/* connections we may hold */
 	bool		 asking;	/* an ASK is out */
 	struct event	*ev_ask;	/* ask again after shaperd's wait */
+	unsigned	 asked_conns, asked_msgs;
+	uint64_t	 conns_after;	/* no slot asks before (ms) */
+	uint64_t	 msgs_after;	/* no token asks before (ms) */
 	uint8_t		 mode;		/* 0 normal, 1 backoff */
 	uint8_t		 hold;		/* shaperd's hold reason, 0 none */
 	time_t		 hold_until;
@@ -127,6 +130,7 @@ struct deliverd {
 	unsigned	 link_gen;
 	struct event	*ev_reconnect;
 	unsigned	 reconnect_ms;
+	struct event	*ev_dump;
 	struct ipc_peer	*shaper;
 	struct event	*ev_shaper;
 	unsigned	 shaper_ms;
@@ -173,5 +177,6 @@ void		 session_give(struct session *, struct job *);
 void		 session_wake_idle(struct dqueue *);
 void		 session_abort_all(void);
 void		 session_disconnect(struct dqueue *);
+void		 session_dump(void);
 
 #endif

@@ -457,6 +457,18 @@ session_disconnect(struct dqueue *dq)
 	}
 }
 
+/* session_dump - each session's state to the log (SIGUSR1) */
+void
+session_dump(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, all)
+		log_info("  session %s [%s] %s: state %s, %u messages, job %s",
+		    s->dq->domain, s->ip, s->host, ststr(s->st), s->nmsgs,
+		    s->job ? "yes" : "no");
+}
+
 /* session_wake_idle - idle connections take waiting jobs */
 void
 session_wake_idle(struct dqueue *dq)

@@ -27,6 +27,7 @@
 #include "deliverd.h"
 
 static void	shaper_connect(void);
+static void	ask_again(evutil_socket_t, short, void *);
 
 static const char *
 key_of(const struct dqueue *dq)
@@ -34,23 +35,64 @@ key_of(const struct dqueue *dq)
 	return dq->skey[0] != '\0' ? dq->skey : dq->domain;
 }
 
-/* shape_ask - ask for slots and tokens, one ASK out at a time */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * shape_ask - ask for slots and tokens, one ASK out at a time; a kind
+ * shaperd said to wait for is left out until then (the other still goes:
+ * all connections busy must not stop the tokens for them)
+ */
 void
 shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
 {
-	struct ipc_out o;
+	struct ipc_out	 o;
+	uint64_t	 now = mono_ms();
 
+	if (now < dq->conns_after)
+		conns = 0;
+	if (now < dq->msgs_after)
+		msgs = 0;
 	if (dd.shaper == NULL || dq->asking || (conns == 0 && msgs == 0))
 		return;
-	if (dq->ev_ask != NULL && evtimer_pending(dq->ev_ask, NULL))
-		return;		/* shaperd said when to come back */
 	dq->asking = true;
+	dq->asked_conns = conns > ASK_CONNS_MAX ? ASK_CONNS_MAX : conns;
+	dq->asked_msgs = msgs > ASK_MSGS_MAX ? ASK_MSGS_MAX : msgs;
 	ipc_out_begin(&o, IPC_SHAPE_ASK, 0);
 	ipc_put_str(&o, key_of(dq));
 	ipc_put_str(&o, dq->domain);
-	ipc_put_u32(&o, conns > ASK_CONNS_MAX ? ASK_CONNS_MAX : conns);
-	ipc_put_u32(&o, msgs > ASK_MSGS_MAX ? ASK_MSGS_MAX : msgs);
+	ipc_put_u32(&o, dq->asked_conns);
+	ipc_put_u32(&o, dq->asked_msgs);
 	ipc_send(dd.shaper, &o, -1);
+}
+
+/* ask_later - come back when the first wait ends */
+static void
+ask_later(struct dqueue *dq, uint32_t wait_conns, uint32_t wait_msgs)
+{
+	uint64_t	 now = mono_ms(), first = UINT64_MAX;
+	struct timeval	 tv;
+
+	if (dq->asked_conns > 0 && wait_conns > 0)
+		first = dq->conns_after = now + wait_conns;
+	if (dq->asked_msgs > 0 && wait_msgs > 0) {
+		dq->msgs_after = now + wait_msgs;
+		if (dq->msgs_after < first)
+			first = dq->msgs_after;
+	}
+	if (first == UINT64_MAX)
+		return;
+	tv.tv_sec = (time_t)((first - now) / 1000);
+	tv.tv_usec = (suseconds_t)((first - now) % 1000) * 1000;
+	if (dq->ev_ask == NULL)
+		dq->ev_ask = evtimer_new(dd.d.base, ask_again, dq);
+	evtimer_add(dq->ev_ask, &tv);
 }
 
 /* shape_release - n connections under key closed */
@@ -152,12 +194,6 @@ shape_gate(struct dqueue *dq)
 	return true;
 }
 
-static void
-ask_again(evutil_socket_t fd, short what, void *arg)
-{
-	dq_kick(arg);
-}
-
 /* apply_state - mode, hold and bounce from a GRANT */
 static int
 apply_state(struct ipc_msg *m, struct dqueue *dq, uint32_t *wait_ms)
@@ -191,7 +227,7 @@ static int
 on_grant(struct ipc_peer *p, struct ipc_msg *m)
 {
 	char		 key[SKEY_MAX + 1], domain[MAILADDR_DOMAIN_MAX + 1];
-	uint32_t	 conns, msgs, wait_ms;
+	uint32_t	 conns, msgs, wait_ms, wait_conns;
 	struct dqueue	*dq;
 	struct hmap_ent	*e;
 	size_t		 it;
@@ -200,6 +236,7 @@ on_grant(struct ipc_peer *p, struct ipc_msg *m)
 	if (ipc_get_str(m, key, sizeof(key)) == -1 ||
 	    ipc_get_str(m, domain, sizeof(domain)) == -1 ||
 	    ipc_get_u32(m, &conns) == -1 || ipc_get_u32(m, &msgs) == -1 ||
+	    ipc_get_u32(m, &wait_conns) == -1 ||
 	    conns > 10000 || msgs > 10000)
 		return -1;
 	if (domain[0] != '\0') {
@@ -211,18 +248,9 @@ on_grant(struct ipc_peer *p, struct ipc_msg *m)
 		dq->asking = false;
 		dq->slots += conns;
 		dq->tokens += msgs;
-		/* Nothing granted: come back when told, never at once. */
-		if (conns + msgs == 0 && wait_ms == 0)
-			wait_ms = 100;
-		if (conns + msgs == 0) {
-			struct timeval tv = { wait_ms / 1000,
-			    (suseconds_t)(wait_ms % 1000) * 1000 };
-
-			if (dq->ev_ask == NULL)
-				dq->ev_ask = evtimer_new(dd.d.base, ask_again,
-				    dq);
-			evtimer_add(dq->ev_ask, &tv);
-		}
+		/* What was refused waits as told (20 ms when not told). */
+		ask_later(dq, conns == 0 ? (wait_conns ? wait_conns : 20) : 0,
+		    msgs == 0 ? (wait_ms ? wait_ms : 20) : 0);
 		dq_kick(dq);
 		return 0;
 	}
@@ -237,6 +265,7 @@ on_grant(struct ipc_peer *p, struct ipc_msg *m)
 			return -1;
 		if (dq->ev_ask != NULL)
 			evtimer_del(dq->ev_ask);
+		dq->conns_after = dq->msgs_after = 0;
 		dq_kick(dq);
 	}
 	m->pos = save;
@@ -316,6 +345,7 @@ shaper_closed(struct ipc_peer *p)
 
 		dq->asking = false;
 		dq->tokens = 0;
+		dq->conns_after = dq->msgs_after = 0;
 		if (dq->ev_ask != NULL)
 			evtimer_del(dq->ev_ask);
 	}
@@ -349,4 +379,10 @@ void
 shape_init(void)
 {
 	shaper_reconnect(-1, 0, NULL);
+}
+
+static void
+ask_again(evutil_socket_t fd, short what, void *arg)
+{
+	dq_kick(arg);
 }

@@ -357,18 +357,18 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 		if (wc > 0)
 			nc = slots(q, v, vm, &pol, wc > WANT_MAX ? WANT_MAX :
 			    wc, now, &wait2);
+		/* Separate waits: a full house must not hold up tokens. */
 		if (wm > 0 && nm == 0 && wait == 0)
 			wait = 1000000;
-		if (wait2 > wait)
-			wait = wait2;
-		if (nc == 0 && wc > 0 && wait == 0)
-			wait = 250000;	/* a slot frees when one closes */
+		if (nc == 0 && wc > 0 && wait2 == 0)
+			wait2 = 250000;	/* a slot frees when one closes */
 	}
 	ipc_out_begin(&o, IPC_SHAPE_GRANT, m->hdr.reqid);
 	ipc_put_str(&o, key);
 	ipc_put_str(&o, domain);
 	ipc_put_u32(&o, (uint32_t)nc);
 	ipc_put_u32(&o, (uint32_t)nm);
+	ipc_put_u32(&o, (uint32_t)((wait2 + 999) / 1000));
 	put_state(&o, q, tnow, (wait + 999) / 1000, h, until, why);
 	ipc_send(p, &o, -1);
 	return 0;
@@ -382,6 +382,7 @@ reply_empty:
 		ipc_put_str(&o, domain);
 		ipc_put_u32(&o, 0);
 		ipc_put_u32(&o, 0);
+		ipc_put_u32(&o, (uint32_t)(wait / 1000));
 		put_state(&o, &none, tnow, wait / 1000, SH_NONE, 0, "");
 		ipc_send(p, &o, -1);
 	}

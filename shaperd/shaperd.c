@@ -109,6 +109,7 @@ sq_push(struct squeue *q)
 	ipc_put_str(&o, "");
 	ipc_put_u32(&o, 0);
 	ipc_put_u32(&o, 0);
+	ipc_put_u32(&o, 0);
 	grant_state(&o, q, time(NULL), &wait_ms);
 	ipc_send(v->peer, &o, -1);
 }

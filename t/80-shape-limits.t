@@ -14,49 +14,16 @@
 # a minute at 5/s would not fit with the rest in the 90 s this file may
 # take.  GCRA spreads a rate evenly (shaperd(8)), so 12 s at 5/s (60
 # intervals of 0.2 s) is enough to see 10%.
-import json
 import os
-import signal
-import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, free_port_on, remove_dir,  # noqa
-                     wait_for)
-from sinklib import Sink, rate, stop_sinks  # noqa
-
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
-
-
-def shaping(tern, sel):
-    """The queues of `tern --json show shaping SEL` (None on error)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", sel)
-    if rc != 0:
-        return None
-    try:
-        return json.loads(out)["queues"]
-    except (ValueError, KeyError):
-        return None
+from ternlib import TAP, Tern, free_port_on  # noqa
+from sinklib import Sink, rate  # noqa
+from shapelib import (START, Run, all_delivered, ctl,  # noqa
+                      exit_on_sigterm, send, shaping, until)
 
 
 def limit(tern, queue, name):
@@ -66,45 +33,11 @@ def limit(tern, queue, name):
     return qs[0].get("limits", {}).get(name) if qs else None
 
 
-def send(port, rcpts, vmta=None):
-    """One message per recipient, all over one SMTP session."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        for r in rcpts:
-            hdr = "X-Virtual-MTA: %s\r\n" % vmta if vmta else ""
-            s.sendmail("s@src.test", [r], hdr + "Subject: shape %s\r\n\r\n"
-                       "body of %s\r\n" % (r, r))
-        s.quit()
-    finally:
-        s.close()
-
-
-def all_delivered(sink, rcpts):
-    got = sink.delivered_rcpts()
-    return all(r in got for r in rcpts)
-
-
 def times(sink):
     return sorted(m["t"] for m in sink.delivered())
 
 
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t80-")
@@ -141,14 +74,10 @@ sinks = {
     "d": Sink(tmp, D, P, name="d"),
     "e": Sink(tmp, E, P, name="e"),
 }
-tern = None
-try:
+with Run(t, tmp, *sinks.values()) as run:
     for s in sinks.values():
         s.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = Tern(domains=domains("5/s"), vmtas=VMTAS)
-    tern.start()
+    tern = run.start(Tern(domains=domains("5/s"), vmtas=VMTAS))
     t.ok(until(lambda: tern.pids("shaperd"), 10),
          "shaperd runs, a child of ternd")
 
@@ -278,11 +207,4 @@ try:
     t.ok(not cut, "(e) no connection closed in the middle of a transaction "
          "(%d connections)" % len(se.events("connect")), cut)
     t.diag("whole file so far: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    remove_dir(tmp)
 t.done()

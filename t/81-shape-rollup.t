@@ -11,50 +11,22 @@
 # sinks' port set by default-smtp-port in "*" (rollup applies only to
 # MX-routed domains, not to `route`); the sinks (t/lib/sink.py) are on
 # 127.0.0.x, nothing leaves loopback.
+import functools
 import json
 import os
-import signal
-import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, free_port_on, remove_dir,  # noqa
-                     wait_for)
+from ternlib import TAP, Tern, free_port_on  # noqa
 from dnsfake import DNSFake  # noqa
-from sinklib import Sink, stop_sinks  # noqa
+from sinklib import Sink  # noqa
+import shapelib  # noqa
+from shapelib import (START, Run, all_delivered, ctl,  # noqa
+                      exit_on_sigterm, shaping, until)
 
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
-
-
-def shaping(tern, sel):
-    """The queues of `tern --json show shaping SEL` (None on error)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", sel)
-    if rc != 0:
-        return None
-    try:
-        return json.loads(out)["queues"]
-    except (ValueError, KeyError):
-        return None
+send = functools.partial(shapelib.send, subject="rollup")
 
 
 def queue_rows(tern):
@@ -75,40 +47,7 @@ def rollup_of(rows, domain, vmta="mta1"):
     return None
 
 
-def send(port, rcpts):
-    """One message per recipient, all over one SMTP session."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        for r in rcpts:
-            s.sendmail("s@src.test", [r], "Subject: rollup %s\r\n\r\n"
-                       "body of %s\r\n" % (r, r))
-        s.quit()
-    finally:
-        s.close()
-
-
-def all_delivered(sink, rcpts):
-    got = sink.delivered_rcpts()
-    return all(r in got for r in rcpts)
-
-
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t81-")
@@ -149,15 +88,11 @@ sinks = {
     "other": Sink(tmp, OTHER, P, name="other"),
     "roll": Sink(tmp, ROLL, P, {"dot_delay": 0.5}, name="roll"),
 }
-tern = None
-try:
+with Run(t, tmp, *sinks.values(), dns) as run:
     dns.start()
     for s in sinks.values():
         s.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = Tern(domains=DOMAINS, dns_port=dns.port, extra=EXTRA)
-    tern.start()
+    tern = run.start(Tern(domains=DOMAINS, dns_port=dns.port, extra=EXTRA))
     ss, so, sr = sinks["shared"], sinks["other"], sinks["roll"]
 
     # === automatic rollup: a.test + b.test, and c.test on its own =========
@@ -261,12 +196,4 @@ try:
     t.ok(0 < mc <= 2, "test.rollup's max-smtp-out 2 holds for both "
          "domains together (max %d)" % mc)
     t.diag("whole file: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    dns.stop()
-    remove_dir(tmp)
 t.done()

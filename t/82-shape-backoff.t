@@ -15,111 +15,19 @@
 # (t/lib/sink.py) on 127.0.0.x; nothing leaves loopback.  The built-in
 # provider rules are switched off (smtp-pattern-builtin: no) so that only
 # the rules configured here act.
-import json
 import os
-import signal
-import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, free_port_on, remove_dir,  # noqa
-                     wait_for)
-from sinklib import Sink, rate, stop_sinks  # noqa
+from ternlib import TAP, Tern, free_port_on  # noqa
+from sinklib import Sink, rate  # noqa
+from shapelib import (START, Run, all_delivered, answered,  # noqa
+                      ctl, exit_on_sigterm, never, send, sq, sq_when,
+                      tried, until)
 
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def never(pred, seconds):
-    """True if pred stays false for the next seconds (polled)."""
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            if pred():
-                return False
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return True
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
-
-
-def shaping(tern, sel):
-    """The queues of `tern --json show shaping SEL` (None on error)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", sel)
-    if rc != 0:
-        return None
-    try:
-        return json.loads(out)["queues"]
-    except (ValueError, KeyError):
-        return None
-
-
-def sq(tern, queue):
-    """The show shaping entry of one queue ({} if none)."""
-    for q in shaping(tern, queue) or []:
-        if q.get("queue") == queue:
-            return q
-    return {}
-
-
-def send(port, rcpts):
-    """One message per recipient, all over one SMTP session."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        for r in rcpts:
-            s.sendmail("s@src.test", [r], "Subject: shape %s\r\n\r\n"
-                       "body of %s\r\n" % (r, r))
-        s.quit()
-    finally:
-        s.close()
-
-
-def all_delivered(sink, rcpts):
-    got = sink.delivered_rcpts()
-    return all(r in got for r in rcpts)
-
-
-def tried(sink, rcpt):
-    """RCPT commands the sink saw for rcpt (a transaction was started)."""
-    return [e for e in sink.events("rcpt") if e["to"] == rcpt]
-
-
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t82-")
@@ -162,23 +70,19 @@ sinks = {
                                           "451 4.7.1 please reconnect"}},
                name="dc"),
 }
-tern = None
-try:
+with Run(t, tmp, *sinks.values()) as run:
     for s in sinks.values():
         s.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = Tern(domains=DOMAINS, extra=EXTRA)
-    tern.start()
+    tern = run.start(Tern(domains=DOMAINS, extra=EXTRA))
 
     # === backoff by a pattern rule, back to normal after 8s ===============
     sb = sinks["bo"]
     send(tern.port, ["bo00@bo.test"])
-    ok = until(lambda: [m for m in sb.messages() if m["code"] == 421], 15)
+    ok = until(lambda: answered(sb, 421), 15)
     t.ok(ok, "bo.test: the sink answered the first message's final dot "
          "with 421 4.7.28")
-    q = until(lambda: sq(tern, "bo.test/mta1").get("mode") == "backoff" and
-              sq(tern, "bo.test/mta1"), 5) or sq(tern, "bo.test/mta1")
+    q = sq_when(tern, "bo.test/mta1",
+                lambda q: q.get("mode") == "backoff", 5)
     t.is_(q.get("mode"), "backoff", "show shaping bo.test/mta1: mode "
           "backoff after the reply matched '4\\.7\\.28'")
     t.ok("4.7.28" in str(q.get("last_reply", "")),
@@ -224,7 +128,7 @@ try:
     su = sinks["su"]
 
     def refused():
-        return [m for m in su.messages() if m["code"] == 421]
+        return answered(su, 421)
 
     send(tern.port, ["s1@su.test"])
     until(lambda: len(refused()) >= 1, 10)
@@ -237,9 +141,8 @@ try:
          "unsuspended", sq(tern, "su.test/mta1"))
     send(tern.port, ["s3@su.test"])
     ok = until(lambda: len(refused()) >= 3, 10)
-    q = until(lambda: (sq(tern, "su.test/mta1").get("suspended_until") or
-                       0) > time.time() and sq(tern, "su.test/mta1"), 5) \
-        or sq(tern, "su.test/mta1")
+    q = sq_when(tern, "su.test/mta1",
+                lambda q: (q.get("suspended_until") or 0) > time.time(), 5)
     now = time.time()
     t.ok(ok and (q.get("suspended_until") or 0) > now + 3000,
          "the third match suspends su.test/mta1 for 1h (suspended_until "
@@ -319,11 +222,4 @@ try:
          "disconnect: the retry goes over a new connection",
          [(m["conn"], m["code"]) for m in msgs])
     t.diag("whole file: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    remove_dir(tmp)
 t.done()

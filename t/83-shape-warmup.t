@@ -17,109 +17,33 @@
 # loopback.  The built-in provider rules are off (smtp-pattern-builtin:
 # no) so that no rule acts on the 550s besides the warm-up.
 import datetime
-import json
+import functools
 import os
-import signal
-import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, acct_rows, free_port_on,  # noqa
-                     remove_dir, wait_for)
-from sinklib import Sink, stop_sinks  # noqa
+from ternlib import TAP, Tern, acct_rows, free_port_on  # noqa
+from sinklib import Sink  # noqa
+import shapelib  # noqa
+from shapelib import (START, Run, ctl, exit_on_sigterm,  # noqa
+                      never, sq, tried, until)
 
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def never(pred, seconds):
-    """True if pred stays false for the next seconds (polled)."""
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            if pred():
-                return False
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return True
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
-
-
-def sq(tern, queue):
-    """The `tern --json show shaping QUEUE` entry of one queue ({} if
-    none)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", queue)
-    try:
-        for q in json.loads(out)["queues"] if rc == 0 else []:
-            if q.get("queue") == queue:
-                return q
-    except (ValueError, KeyError):
-        pass
-    return {}
+# one message per recipient, all over one SMTP session, through the
+# warm-up VirtualMTA
+send = functools.partial(shapelib.send, vmta="warm", subject="warm")
 
 
 def warmup(tern):
     return sq(tern, QUEUE).get("warmup") or {}
 
 
-def send(port, rcpts):
-    """One message per recipient, all over one SMTP session, through the
-    warm-up VirtualMTA."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        for r in rcpts:
-            s.sendmail("s@src.test", [r], "X-Virtual-MTA: warm\r\n"
-                       "Subject: warm %s\r\n\r\nbody of %s\r\n" % (r, r))
-        s.quit()
-    finally:
-        s.close()
-
-
-def tried(sink, rcpt):
-    """RCPT commands the sink saw for rcpt (a transaction was started)."""
-    return [e for e in sink.events("rcpt") if e["to"] == rcpt]
-
-
 def rows_for(tern, rcpt):
     return [r for r in acct_rows(tern) if r["rcpt"] == rcpt]
 
 
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t83-")
@@ -148,13 +72,9 @@ DOMAINS = ('  "*": { retry-after: 1s, bounce-after: 10m,'
 EXTRA = "smtp-pattern-builtin: no\n"
 
 sink = Sink(tmp, W, P, name="warm")
-tern = None
-try:
+with Run(t, tmp, sink) as run:
     sink.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = Tern(domains=DOMAINS, vmtas=vmtas(1), extra=EXTRA)
-    tern.start()
+    tern = run.start(Tern(domains=DOMAINS, vmtas=vmtas(1), extra=EXTRA))
 
     # === day 1: volume 5 ==================================================
     day1 = ["w%02d@w.test" % i for i in range(12)]
@@ -234,11 +154,4 @@ try:
     t.ok(bounced <= set(r for r in day3 if r.startswith("bad")),
          "only the refused recipients bounced", sorted(bounced))
     t.diag("whole file: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    remove_dir(tmp)
 t.done()

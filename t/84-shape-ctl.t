@@ -14,39 +14,24 @@
 # (t/lib/sink.py) on 127.0.0.x; nothing leaves loopback.  The JSON of
 # topqueues, vmtas and domains is read leniently (the list in the reply,
 # "rcpts" or "recipients"): the design fixes only show shaping's.
+import functools
 import json
 import os
-import signal
 import smtplib
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, free_port_on, remove_dir,  # noqa
-                     wait_for)
-from sinklib import Sink, stop_sinks  # noqa
+from ternlib import TAP, Tern, free_port_on  # noqa
+from sinklib import Sink  # noqa
+import shapelib  # noqa
+from shapelib import (START, Run, ctl, exit_on_sigterm,  # noqa
+                      shaping, sq, until)
 
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
+# one message to rcpts (a list), through vmta if given
+send = functools.partial(shapelib.send_one, subject="ctl")
 
 
 def ctl_json(tern, *args):
@@ -86,51 +71,6 @@ def names_in(v):
     return set(str(v or "").replace(",", " ").split())
 
 
-def shaping(tern, sel):
-    """The queues of `tern --json show shaping SEL` (None on error)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", sel)
-    if rc != 0:
-        return None
-    try:
-        return json.loads(out)["queues"]
-    except (ValueError, KeyError):
-        return None
-
-
-def sq(tern, queue):
-    """The show shaping entry of one queue ({} if none)."""
-    for q in shaping(tern, queue) or []:
-        if q.get("queue") == queue:
-            return q
-    return {}
-
-
-def send(port, rcpts, vmta=None):
-    """One message to rcpts (a list), through vmta if given."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        hdr = "X-Virtual-MTA: %s\r\n" % vmta if vmta else ""
-        s.sendmail("s@src.test", rcpts, hdr + "Subject: ctl %s\r\n\r\n"
-                   "body\r\n" % rcpts[0])
-        s.quit()
-    finally:
-        s.close()
-
-
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
 def kill_shaperd(tern):
     """SIGKILL shaperd; True once ternd has started a new one that
     answers tern(1)."""
@@ -141,9 +81,7 @@ def kill_shaperd(tern):
                       shaping(tern, "*/*") is not None, 15))
 
 
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t84-")
@@ -166,14 +104,10 @@ RCPTS = {"gmail.test/mta1": 6, "hotmail.test/mta2": 4,
 slow = Sink(tmp, SLOW, P, {"rcpt": {".": "451 4.2.0 try later"}},
             name="slow")
 live = Sink(tmp, LIVE, P, name="live")
-tern = None
-try:
+with Run(t, tmp, slow, live) as run:
     slow.start()
     live.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = Tern(domains=DOMAINS, vmtas=VMTAS, extra=EXTRA)
-    tern.start()
+    tern = run.start(Tern(domains=DOMAINS, vmtas=VMTAS, extra=EXTRA))
     t.ok(until(lambda: tern.pids("shaperd"), 10),
          "shaperd runs, a child of ternd")
 
@@ -340,11 +274,4 @@ try:
     t.is_(sq(tern, "yahoo.test/mta1").get("paused"), True,
           "yahoo.test/mta1 still paused after the second restart")
     t.diag("whole file: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    remove_dir(tmp)
 t.done()

@@ -29,107 +29,28 @@
 # warm-up is the start date (day 1 is today, UTC): a run that crosses
 # 00:00 UTC may fail.
 import datetime
-import json
+import functools
 import os
 import signal
-import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ternlib import (TAP, TERN, Tern, acct_rows, free_port_on,  # noqa
-                     remove_dir, wait_for)
-from sinklib import Sink, stop_sinks  # noqa
+from ternlib import TAP, Tern, acct_rows, free_port_on  # noqa
+from sinklib import Sink  # noqa
+import shapelib  # noqa
+from shapelib import (START, Run, all_delivered, answered,  # noqa
+                      ctl, exit_on_sigterm, never, sq, sq_when, tried,
+                      until)
 
-START = time.time()
-BUDGET = 85.0           # seconds: every wait ends before the file's 90 s
-
-
-def until(pred, timeout):
-    """wait_for, but never past the file's time budget."""
-    return wait_for(pred, max(0.5, min(timeout,
-                                       START + BUDGET - time.time())))
-
-
-def never(pred, seconds):
-    """True if pred stays false for the next seconds (polled)."""
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            if pred():
-                return False
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return True
-
-
-def ctl(tern, *args, timeout=10):
-    """tern(1) with a short timeout: (rc, stdout, stderr)."""
-    try:
-        r = subprocess.run([TERN, "-f", tern.conf] + list(args),
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, "", "tern %s: no answer in %d s" % (args, timeout)
-
-
-def sq(tern, queue):
-    """The `tern --json show shaping QUEUE` entry of one queue ({} if
-    none)."""
-    rc, out, err = ctl(tern, "--json", "show", "shaping", queue)
-    try:
-        for q in json.loads(out)["queues"] if rc == 0 else []:
-            if q.get("queue") == queue:
-                return q
-    except (ValueError, KeyError, TypeError):
-        pass
-    return {}
-
-
-def send(port, rcpts, vmta=None):
-    """One message per recipient, all over one SMTP session."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        for r in rcpts:
-            hdr = "X-Virtual-MTA: %s\r\n" % vmta if vmta else ""
-            s.sendmail("s@src.test", [r], hdr + "Subject: more %s\r\n\r\n"
-                       "body of %s\r\n" % (r, r))
-        s.quit()
-    finally:
-        s.close()
-
-
-def all_delivered(sink, rcpts):
-    got = sink.delivered_rcpts()
-    return all(r in got for r in rcpts)
-
-
-def tried(sink, rcpts):
-    """RCPT commands the sink saw for any of rcpts."""
-    return [e for e in sink.events("rcpt") if e["to"] in rcpts]
+send = functools.partial(shapelib.send, subject="more")
 
 
 def final_rows(tern, rcpt):
     """Accounting rows of rcpt that end it (d or b)."""
     return [r for r in acct_rows(tern) if r["rcpt"] == rcpt and
             r["type"] in ("d", "b")]
-
-
-def finish(tern):
-    """Stop the instance; then any shaperd that outlived it, by PID
-    (ternlib's kill_all predates shaperd)."""
-    left = tern.pids("shaperd")
-    tern.finish(t, lambda rc: t.is_(rc, 0, "ternd exits 0 on SIGTERM"))
-    for pid in left:
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "shaperd":
-                    os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 class PoolTern(Tern):
@@ -142,9 +63,7 @@ class PoolTern(Tern):
             "  pool-a: [mta1, mta2]\n  wpool: [wa, wb]\n")
 
 
-# SIGTERM (a prove timeout, ^C in a pipeline) still runs the finally
-# blocks and atexit handlers that stop every process started here.
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+exit_on_sigterm()
 
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t85-")
@@ -192,15 +111,23 @@ sinks = {
     "g2": Sink(tmp, G2, P, {"dot_first": {"n": 1, "reply": R421}},
                name="g2"),
 }
-tern = None
 stopped = []            # shaperd PIDs sent SIGSTOP and not yet SIGCONT
-try:
+
+
+def cont_stopped():
+    """At the end: SIGCONT to any shaperd that (3) stopped and did not
+    continue (a SIGTERM in the middle of it)."""
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+
+
+with Run(t, tmp, *sinks.values(), first=cont_stopped) as run:
     for s in sinks.values():
         s.start()
-    # started apart, so that the finally block stops and cleans
-    # it up (and shows its log) even when it does not come up
-    tern = PoolTern(domains=DOMAINS, vmtas=VMTAS, extra=LISTS)
-    tern.start()
+    tern = run.start(PoolTern(domains=DOMAINS, vmtas=VMTAS, extra=LISTS))
     t.ok(until(lambda: tern.pids("shaperd"), 10),
          "shaperd runs, a child of ternd")
     sn = sinks["n"]
@@ -234,9 +161,8 @@ try:
                10)
     t.ok(ok, "(1) bo.test: the sink answered the first message's RCPT "
          "with %s" % R451)
-    q = until(lambda: (sq(tern, "bo.test/mta1").get("bounce_until") or 0) >
-              time.time() and sq(tern, "bo.test/mta1"), 5) or \
-        sq(tern, "bo.test/mta1")
+    q = sq_when(tern, "bo.test/mta1",
+                lambda q: (q.get("bounce_until") or 0) > time.time(), 5)
     now = time.time()
     t.ok(now < (q.get("bounce_until") or 0) <= now + 61,
          "(1) show shaping bo.test/mta1: bounce_until > now (and within the "
@@ -349,11 +275,11 @@ try:
     # === (4) the built-in provider rules ==================================
     sg = sinks["g"]
     send(tern.port, ["g1@g.test"])
-    ok = until(lambda: [m for m in sg.messages() if m["code"] == 421], 10)
+    ok = until(lambda: answered(sg, 421), 10)
     t.ok(ok, "(4) g.test: the sink answered the final dot with Gmail's "
          "421 4.7.28 unusual rate reply")
-    q = until(lambda: sq(tern, "g.test/mta1").get("mode") == "backoff" and
-              sq(tern, "g.test/mta1"), 5) or sq(tern, "g.test/mta1")
+    q = sq_when(tern, "g.test/mta1",
+                lambda q: q.get("mode") == "backoff", 5)
     t.is_(q.get("mode"), "backoff", "(4) smtp-pattern-builtin (default "
           "yes): show shaping g.test/mta1 mode backoff")
     t.ok("built-in" in str(q.get("last_rule", "")) and
@@ -369,7 +295,7 @@ try:
          out + err)
     sg2 = sinks["g2"]
     send(tern.port, ["g1@g2.test"])
-    ok = until(lambda: [m for m in sg2.messages() if m["code"] == 421], 10)
+    ok = until(lambda: answered(sg2, 421), 10)
     t.ok(ok, "(4) g2.test: the sink answered the final dot with the same "
          "421")
     # the outcome reaches shaperd right after the reply: 2 s is plenty
@@ -385,16 +311,4 @@ try:
     t.ok(c.get("deferred", 0) >= 1, "(4) ... although shaperd counted the "
          "deferral (counters.deferred >= 1)", c)
     t.diag("whole file: %.1f s" % (time.time() - START))
-except Exception as e:
-    t.no_exception(e)
-finally:
-    for pid in stopped:
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except OSError:
-            pass
-    if tern is not None:
-        finish(tern)
-    stop_sinks()
-    remove_dir(tmp)
 t.done()
