@@ -44,10 +44,31 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* arm - the timer for the first wait still running, if any */
+static void
+arm(struct dqueue *dq, uint64_t now)
+{
+	uint64_t	 first = UINT64_MAX;
+	struct timeval	 tv;
+
+	if (dq->conns_after > now)
+		first = dq->conns_after;
+	if (dq->msgs_after > now && dq->msgs_after < first)
+		first = dq->msgs_after;
+	if (first == UINT64_MAX)
+		return;
+	tv.tv_sec = (time_t)((first - now) / 1000);
+	tv.tv_usec = (suseconds_t)((first - now) % 1000) * 1000;
+	if (dq->ev_ask == NULL)
+		dq->ev_ask = evtimer_new(dd.d.base, ask_again, dq);
+	evtimer_add(dq->ev_ask, &tv);
+}
+
 /*
  * shape_ask - ask for slots and tokens, one ASK out at a time; a kind
  * shaperd said to wait for is left out until then (the other still goes:
- * all connections busy must not stop the tokens for them)
+ * all connections busy must not stop the tokens for them), and the
+ * timer brings us back when the wait ends
  */
 void
 shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
@@ -55,6 +76,8 @@ shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
 	struct ipc_out	 o;
 	uint64_t	 now = mono_ms();
 
+	if (now < dq->conns_after || now < dq->msgs_after)
+		arm(dq, now);
 	if (now < dq->conns_after)
 		conns = 0;
 	if (now < dq->msgs_after)
@@ -72,27 +95,17 @@ shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
 	ipc_send(dd.shaper, &o, -1);
 }
 
-/* ask_later - come back when the first wait ends */
+/* ask_later - what shaperd refused waits as long as it said */
 static void
 ask_later(struct dqueue *dq, uint32_t wait_conns, uint32_t wait_msgs)
 {
-	uint64_t	 now = mono_ms(), first = UINT64_MAX;
-	struct timeval	 tv;
+	uint64_t now = mono_ms();
 
 	if (dq->asked_conns > 0 && wait_conns > 0)
-		first = dq->conns_after = now + wait_conns;
-	if (dq->asked_msgs > 0 && wait_msgs > 0) {
+		dq->conns_after = now + wait_conns;
+	if (dq->asked_msgs > 0 && wait_msgs > 0)
 		dq->msgs_after = now + wait_msgs;
-		if (dq->msgs_after < first)
-			first = dq->msgs_after;
-	}
-	if (first == UINT64_MAX)
-		return;
-	tv.tv_sec = (time_t)((first - now) / 1000);
-	tv.tv_usec = (suseconds_t)((first - now) % 1000) * 1000;
-	if (dq->ev_ask == NULL)
-		dq->ev_ask = evtimer_new(dd.d.base, ask_again, dq);
-	evtimer_add(dq->ev_ask, &tv);
+	arm(dq, now);
 }
 
 /* shape_release - n connections under key closed */
