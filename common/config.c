@@ -26,6 +26,8 @@
 #include <regex.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -556,6 +558,10 @@ static const struct field source_fields[] = {
 	    1, 100000 },
 	{ "default-virtual-mta", F_NAME, O(cfg_source, default_virtual_mta),
 	    SRC_DEFVMTA, 0, 0 },
+	{ "require-auth", F_BOOL, O(cfg_source, require_auth), SRC_REQAUTH,
+	    0, 0 },
+	{ "require-starttls", F_BOOL, O(cfg_source, require_starttls),
+	    SRC_REQTLS, 0, 0 },
 };
 
 static const struct field domain_fields[] = {
@@ -613,12 +619,20 @@ static const struct field domain_fields[] = {
 	    DOM_PATLIST, 0, 0 },
 	{ "disable-mx-rollup", F_BOOL, O(cfg_domain, disable_mx_rollup),
 	    DOM_NOROLLUP, 0, 0 },
+	{ "use-starttls", F_BOOL, O(cfg_domain, use_starttls), DOM_USETLS,
+	    0, 0 },
+	{ "require-starttls", F_BOOL, O(cfg_domain, require_starttls),
+	    DOM_REQTLS, 0, 0 },
+	{ "verify-server-certificate", F_BOOL, O(cfg_domain,
+	    verify_server_certificate), DOM_VERIFY, 0, 0 },
+	{ "dkim-sign", F_BOOL, O(cfg_domain, dkim_sign), DOM_DKIM, 0, 0 },
 };
 
 static const struct field vmta_fields[] = {
 	{ "max-smtp-out", F_UINT, O(cfg_vmta, max_smtp_out), VM_MAXOUT, 1,
 	    1000000 },
 	{ "max-msg-rate", F_RATE, O(cfg_vmta, max_msg_rate), VM_MSGRATE, 0, 0 },
+	{ "dkim-sign", F_BOOL, O(cfg_vmta, dkim_sign), VM_DKIM, 0, 0 },
 };
 
 static const struct field top_fields[] = {
@@ -650,6 +664,13 @@ static const struct field top_fields[] = {
 	{ "mx-rollup-builtin", F_BOOL, O(tern_config, mx_rollup_builtin), 0,
 	    0, 0 },
 	{ "auto-mx-rollup", F_BOOL, O(tern_config, auto_mx_rollup), 0, 0, 0 },
+	{ "smtp-server-tls-certificate", F_PATH, O(tern_config, tls_cert), 0,
+	    0, 512 },
+	{ "smtp-server-tls-private-key", F_PATH, O(tern_config, tls_key), 0,
+	    0, 512 },
+	{ "tls-ca-file", F_PATH, O(tern_config, tls_ca_file), 0, 0, 512 },
+	{ "max-auth-failures", F_RATE, O(tern_config, max_auth_failures), 0,
+	    0, 0 },
 	{ "default-virtual-mta", F_NAME, O(tern_config, default_virtual_mta),
 	    0, 0, 0 },
 };
@@ -726,6 +747,111 @@ sp_sources(struct ctx *c, const yaml_node_t *m)
 	hmap_clear(&seen);
 }
 
+bool config_check_files;
+
+/*
+ * check_pem - with config_check_files, the file must hold what it says:
+ * a certificate, or a private key (RSA of 1024 bits or more, Ed25519).
+ */
+static void
+check_pem(struct ctx *c, const yaml_node_t *at, const char *what,
+    const char *path, bool want_key)
+{
+	BIO		*b;
+	EVP_PKEY	*k = NULL;
+	X509		*x = NULL;
+
+	if (!config_check_files)
+		return;
+	if ((b = BIO_new_file(path, "r")) == NULL) {
+		cerr(c, at, "%s: %s: %s", what, path, strerror(errno));
+		return;
+	}
+	if (want_key)
+		k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	else
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (want_key && k == NULL)
+		cerr(c, at, "%s: %s: not a PEM private key", what, path);
+	else if (!want_key && x == NULL)
+		cerr(c, at, "%s: %s: not a PEM certificate", what, path);
+	else if (k != NULL && EVP_PKEY_base_id(k) != EVP_PKEY_ED25519 &&
+	    (EVP_PKEY_base_id(k) != EVP_PKEY_RSA || EVP_PKEY_bits(k) < 1024))
+		cerr(c, at, "%s: %s: an RSA key of 1024 bits or more, or an "
+		    "Ed25519 key, is needed", what, path);
+	EVP_PKEY_free(k);
+	X509_free(x);
+}
+
+static bool
+addr_loopback(const struct cfg_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.
+		    s_addr) >> 24) == 127;
+	return a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+	    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+static struct cfg_listener *cur_listener;
+
+static void
+lis_address(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v), *e;
+
+	if (s == NULL || config_parse_hostport(s, 0, &cur_listener->addr,
+	    &e) == -1) {
+		cerr(c, v, "smtp-listener: address: \"%s\": %s", s ? s : "",
+		    s ? e : "expected \"address:port\"");
+		return;
+	}
+	free(cur_listener->text);
+	cur_listener->text = xstrdup(s);
+}
+
+static const struct field listener_fields[] = {
+	{ "tls-certificate", F_PATH, O(cfg_listener, tls_cert), 0, 0, 512 },
+	{ "tls-private-key", F_PATH, O(cfg_listener, tls_key), 0, 0, 512 },
+	{ "require-starttls", F_BOOL, O(cfg_listener, require_starttls), 0, 0,
+	    0 },
+	{ "auth-without-tls", F_BOOL, O(cfg_listener, auth_without_tls), 0, 0,
+	    0 },
+};
+
+static const struct special listener_specials[] = {
+	{ "address", lis_address },
+};
+
+/* listener_map - {address: "ip:port", tls-certificate: ..., ...} */
+static void
+listener_map(struct ctx *c, const yaml_node_t *v, struct cfg_listener *l)
+{
+	cur_listener = l;
+	walk_map(c, v, "smtp-listener", listener_fields,
+	    nitems(listener_fields), l, NULL, listener_specials,
+	    nitems(listener_specials));
+	cur_listener = NULL;
+	if (l->text == NULL) {
+		cerr(c, v, "smtp-listener: a mapping needs an address");
+		return;
+	}
+	l->loopback = addr_loopback(&l->addr);
+	if (l->auth_without_tls && !l->loopback)
+		cerr(c, find_value(c, v, "auth-without-tls"), "smtp-listener: "
+		    "auth-without-tls is for loopback listeners only");
+	if ((l->tls_cert == NULL) != (l->tls_key == NULL))
+		cerr(c, v, "smtp-listener: tls-certificate and "
+		    "tls-private-key go together");
+	if (l->tls_cert != NULL) {
+		check_pem(c, find_value(c, v, "tls-certificate"),
+		    "tls-certificate", l->tls_cert, false);
+		check_pem(c, find_value(c, v, "tls-private-key"),
+		    "tls-private-key", l->tls_key, true);
+	}
+}
+
 static void
 sp_listeners(struct ctx *c, const yaml_node_t *seq)
 {
@@ -756,6 +882,12 @@ sp_listeners(struct ctx *c, const yaml_node_t *seq)
 		    &c->cfg->listeners[c->cfg->nlisteners];
 		const char *s = scalar(v);
 
+		if (v->type == YAML_MAPPING_NODE) {
+			listener_map(c, v, l);
+			if (l->text != NULL)
+				c->cfg->nlisteners++;
+			continue;
+		}
 		if (s == NULL) {
 			cerr(c, v, "smtp-listener: expected \"address:port\"");
 			continue;
@@ -765,6 +897,7 @@ sp_listeners(struct ctx *c, const yaml_node_t *seq)
 			continue;
 		}
 		l->text = xstrdup(s);
+		l->loopback = addr_loopback(&l->addr);
 		c->cfg->nlisteners++;
 	}
 }
@@ -1458,6 +1591,204 @@ sp_patlists(struct ctx *c, const yaml_node_t *m)
 	hmap_clear(&seen);
 }
 
+/* --- smtp-users, domain-keys, dkim-headers ------------------------------- */
+
+static struct cfg_user *cur_user;
+
+static void
+user_vmtas(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	size_t		  n;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "%s: virtual-mtas: expected a list of "
+		    "virtual-mta or pool names", cur_user->name);
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	cur_user->vmtas = n ? xcalloc(n, sizeof(char *)) : NULL;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v);
+
+		if (s == NULL || !config_name_ok(s)) {
+			cerr(c, v, "%s: virtual-mtas: expected names",
+			    cur_user->name);
+			continue;
+		}
+		cur_user->vmtas[cur_user->nvmtas++] = xstrdup(s);
+		add_ref(c, v, "smtp-users", cur_user->name, s, false);
+	}
+}
+
+/* user_hash - crypt(3) SHA-512 ($6$) or yescrypt ($y$), never plaintext */
+static void
+user_hash(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s == NULL || (strncmp(s, "$6$", 3) != 0 &&
+	    strncmp(s, "$y$", 3) != 0) || strlen(s) < 20 || strlen(s) > 200 ||
+	    strpbrk(s, " :\t") != NULL) {
+		cerr(c, v, "%s: password-hash: expected a crypt(3) hash, $6$ "
+		    "(SHA-512) or $y$ (yescrypt); make one with mkpasswd -m "
+		    "yescrypt", cur_user->name);
+		return;
+	}
+	free(cur_user->hash);
+	cur_user->hash = xstrdup(s);
+}
+
+static const struct field user_fields[] = {
+	{ "default-virtual-mta", F_NAME, O(cfg_user, default_virtual_mta), 0,
+	    0, 0 },
+};
+
+static const struct special user_specials[] = {
+	{ "password-hash", user_hash },
+	{ "virtual-mtas", user_vmtas },
+};
+
+/* smtp-users: {NAME: {password-hash, virtual-mtas, default-virtual-mta}} */
+static void
+sp_users(struct ctx *c, const yaml_node_t *m)
+{
+	yaml_node_pair_t *pair;
+	size_t		  n;
+	struct hmap	  seen;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		cerr(c, m, "smtp-users: expected a mapping of NAME: {settings}");
+		return;
+	}
+	n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+	c->cfg->users = n ? xcalloc(n, sizeof(struct cfg_user)) : NULL;
+	hmap_init(&seen);
+	for (pair = m->data.mapping.pairs.start;
+	    pair < m->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key), *v = node(c, pair->value);
+		const char *ks = scalar(k);
+		struct cfg_user *u = &c->cfg->users[c->cfg->nusers];
+
+		if (ks == NULL || strlen(ks) == 0 || strlen(ks) > 128 ||
+		    strpbrk(ks, " \t:") != NULL) {
+			cerr(c, k, "smtp-users: \"%s\" is not a user name (1 to "
+			    "128 characters, no spaces or colons)",
+			    ks ? ks : "");
+			continue;
+		}
+		if (seen_before(c, &seen, k, "smtp-users", ks))
+			continue;
+		u->name = xstrdup(ks);
+		c->cfg->nusers++;
+		cur_user = u;
+		walk_map(c, v, ks, user_fields, nitems(user_fields), u, NULL,
+		    user_specials, nitems(user_specials));
+		cur_user = NULL;
+		if (v->type == YAML_MAPPING_NODE && u->hash == NULL)
+			cerr(c, v, "%s: password-hash is required", ks);
+		if (u->default_virtual_mta != NULL)
+			add_ref(c, find_value(c, v, "default-virtual-mta"),
+			    "smtp-users", ks, u->default_virtual_mta, false);
+	}
+	hmap_clear(&seen);
+}
+
+static const struct field dkey_fields[] = {
+	{ "selector", F_NAME, O(cfg_dkey, selector), 1, 0, 0 },
+	{ "domain", F_HOSTNAME, O(cfg_dkey, domain), 2, 0, 0 },
+	{ "key-file", F_PATH, O(cfg_dkey, key_file), 4, 0, 512 },
+};
+
+/* domain-keys: [{selector, domain, key-file}] (PowerMTA domain-key) */
+static void
+sp_dkeys(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	size_t		  n;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "domain-keys: expected a list of {selector, "
+		    "domain, key-file}");
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	c->cfg->dkeys = n ? xcalloc(n, sizeof(struct cfg_dkey)) : NULL;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t	*v = node(c, *it);
+		struct cfg_dkey	*d = &c->cfg->dkeys[c->cfg->ndkeys];
+		uint64_t	 set = 0;
+		unsigned	 i;
+
+		walk_map(c, v, "domain-keys", dkey_fields, nitems(dkey_fields),
+		    d, &set, NULL, 0);
+		if (v->type != YAML_MAPPING_NODE)
+			continue;
+		if (set != 7) {
+			cerr(c, v, "domain-keys: selector, domain and key-file "
+			    "are required");
+			free(d->selector);
+			free(d->domain);
+			free(d->key_file);
+			memset(d, 0, sizeof(*d));
+			continue;
+		}
+		str_lower(d->domain);
+		for (i = 0; i < c->cfg->ndkeys; i++)
+			if (strcmp(c->cfg->dkeys[i].domain, d->domain) == 0)
+				cerr(c, v, "domain-keys: a second key for %s "
+				    "(one signing key per domain)", d->domain);
+		check_pem(c, find_value(c, v, "key-file"), "key-file",
+		    d->key_file, true);
+		c->cfg->ndkeys++;
+	}
+}
+
+/* dkim-headers: the header fields signed (From is always over-signed) */
+static void
+sp_dkim_headers(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	size_t		  n;
+	bool		  from = false;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "dkim-headers: expected a list of header names");
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	if (n == 0 || n > 64) {
+		cerr(c, seq, "dkim-headers: 1 to 64 header names");
+		return;
+	}
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v), *p;
+
+		for (p = s; p != NULL && *p != '\0'; p++)
+			if (*p <= 32 || *p >= 127 || *p == ':')
+				break;
+		if (s == NULL || *s == '\0' || *p != '\0' || strlen(s) > 76) {
+			cerr(c, v, "dkim-headers: \"%s\" is not a header name",
+			    s ? s : "");
+			continue;
+		}
+		from |= strcasecmp(s, "From") == 0;
+		c->cfg->dkim_headers = xreallocarray(c->cfg->dkim_headers,
+		    c->cfg->ndkim_headers + 1, sizeof(char *));
+		c->cfg->dkim_headers[c->cfg->ndkim_headers++] = xstrdup(s);
+	}
+	if (!from)
+		cerr(c, seq, "dkim-headers: From must be signed (RFC 6376 5.4)");
+}
+
 /* --- mx-rollup --------------------------------------------------------- */
 
 static bool
@@ -1754,6 +2085,9 @@ static const struct special top_specials[] = {
 	{ "domains", sp_domains },
 	{ "smtp-pattern-lists", sp_patlists },
 	{ "mx-rollup", sp_rollups },
+	{ "smtp-users", sp_users },
+	{ "domain-keys", sp_dkeys },
+	{ "dkim-headers", sp_dkim_headers },
 };
 
 /* --- pass 1: events ---------------------------------------------------- */
@@ -1864,6 +2198,8 @@ set_defaults(struct tern_config *cfg)
 	cfg->smtp_pattern_builtin = true;
 	cfg->mx_rollup_builtin = true;
 	cfg->auto_mx_rollup = true;
+	cfg->max_auth_failures.count = 5;
+	cfg->max_auth_failures.period = 600;
 	cfg->dns.timeout = 5;
 	cfg->dns.attempts = 2;
 	cfg->acct.enabled = true;
@@ -1931,6 +2267,32 @@ cross_check(struct ctx *c, const yaml_node_t *root)
 		if (config_vmta(cfg, cfg->pools[i].name) != NULL)
 			cerr(c, root, "virtual-mta-pools: \"%s\" is also a "
 			    "virtual-mta name", cfg->pools[i].name);
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		cerr(c, root, "smtp-server-tls-certificate and "
+		    "smtp-server-tls-private-key go together");
+	if (cfg->tls_cert != NULL) {
+		check_pem(c, find_value(c, root, "smtp-server-tls-certificate"),
+		    "smtp-server-tls-certificate", cfg->tls_cert, false);
+		check_pem(c, find_value(c, root, "smtp-server-tls-private-key"),
+		    "smtp-server-tls-private-key", cfg->tls_key, true);
+	}
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].require_starttls &&
+		    cfg->listeners[i].tls_cert == NULL && cfg->tls_cert == NULL)
+			cerr(c, root, "smtp-listener %s: require-starttls without "
+			    "a certificate", cfg->listeners[i].text);
+	if (cfg->ndkim_headers == 0) {
+		static const char *def[] = { "From", "To", "Cc", "Subject",
+		    "Date", "Message-ID", "Reply-To", "In-Reply-To",
+		    "References", "MIME-Version", "Content-Type",
+		    "Content-Transfer-Encoding", "List-Unsubscribe",
+		    "List-Unsubscribe-Post", "Feedback-ID" };
+
+		cfg->dkim_headers = xcalloc(nitems(def), sizeof(char *));
+		for (i = 0; i < nitems(def); i++)
+			cfg->dkim_headers[cfg->ndkim_headers++] =
+			    xstrdup(def[i]);
 	}
 	for (i = 0; i < cfg->nvmtas; i++)
 		if (cfg->vmtas[i].ehlo_name == NULL) {
@@ -2155,6 +2517,31 @@ config_free(struct tern_config *cfg)
 		free(cfg->rollups[i].name);
 	}
 	free(cfg->rollups);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		free(cfg->listeners[i].tls_cert);
+		free(cfg->listeners[i].tls_key);
+	}
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_ca_file);
+	for (i = 0; i < cfg->nusers; i++) {
+		for (j = 0; j < cfg->users[i].nvmtas; j++)
+			free(cfg->users[i].vmtas[j]);
+		free(cfg->users[i].vmtas);
+		free(cfg->users[i].name);
+		free(cfg->users[i].hash);
+		free(cfg->users[i].default_virtual_mta);
+	}
+	free(cfg->users);
+	for (i = 0; i < cfg->ndkeys; i++) {
+		free(cfg->dkeys[i].selector);
+		free(cfg->dkeys[i].domain);
+		free(cfg->dkeys[i].key_file);
+	}
+	free(cfg->dkeys);
+	for (i = 0; i < cfg->ndkim_headers; i++)
+		free(cfg->dkim_headers[i]);
+	free(cfg->dkim_headers);
 	free(cfg);
 }
 
@@ -2228,6 +2615,8 @@ config_source_policy(const struct tern_config *cfg, const struct sockaddr *sa,
 		TAKE(SRC_MAXRCPT, max_rcpt, max_rcpt);
 		TAKE(SRC_MAXIN, max_smtp_in, max_smtp_in);
 		TAKE(SRC_DEFVMTA, default_virtual_mta, default_virtual_mta);
+		TAKE(SRC_REQAUTH, require_auth, require_auth);
+		TAKE(SRC_REQTLS, require_starttls, require_starttls);
 #undef TAKE
 		got |= m[i]->set;
 	}
@@ -2289,6 +2678,8 @@ policy_defaults(struct dom_policy *p)
 	/* PowerMTA's backoff defaults: 20 connections, 1h retries. */
 	p->backoff_max_smtp_out = 20;
 	p->backoff_retry_after = &def_boretry;
+	p->use_starttls = true;
+	p->dkim_sign = -1;
 }
 
 /* policy_take - the values block d sets that no earlier block set */
@@ -2323,7 +2714,12 @@ policy_take(struct dom_policy *p, const struct cfg_domain *d, uint64_t got)
 	TAKE(DOM_BONORMALDLV, backoff_to_normal_after_delivery);
 	TAKE(DOM_PATLIST, smtp_pattern_list);
 	TAKE(DOM_NOROLLUP, disable_mx_rollup);
+	TAKE(DOM_USETLS, use_starttls);
+	TAKE(DOM_REQTLS, require_starttls);
+	TAKE(DOM_VERIFY, verify_server_certificate);
 #undef TAKE
+	if (fresh & DOM_DKIM)
+		p->dkim_sign = d->dkim_sign;
 	if (fresh & DOM_RETRY)
 		p->retry_after = &d->retry_after;
 	if (fresh & DOM_BORETRY)
@@ -2398,6 +2794,52 @@ config_policy_from(const struct dom_policy *p, uint64_t bit)
 	unsigned b = (unsigned)__builtin_ctzll(bit);
 
 	return b < DOM_NBITS && p->from[b] != NULL ? p->from[b] : "default";
+}
+
+const struct cfg_user *
+config_user(const struct tern_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nusers; i++)
+		if (strcmp(cfg->users[i].name, name) == 0)
+			return &cfg->users[i];
+	return NULL;
+}
+
+/*
+ * config_dkey_for - the key that signs for a From domain: its own, else
+ * the nearest parent's (mail.example.com is signed as example.com)
+ */
+const struct cfg_dkey *
+config_dkey_for(const struct tern_config *cfg, const char *dom)
+{
+	unsigned i;
+
+	while (dom != NULL && *dom != '\0') {
+		for (i = 0; i < cfg->ndkeys; i++)
+			if (strcasecmp(cfg->dkeys[i].domain, dom) == 0)
+				return &cfg->dkeys[i];
+		if ((dom = strchr(dom, '.')) != NULL)
+			dom++;
+	}
+	return NULL;
+}
+
+/*
+ * config_dkim_wanted - whether mail to rcpt_domain through vm is signed:
+ * the domain blocks' dkim-sign where one sets it, else the vmta's
+ */
+bool
+config_dkim_wanted(const struct tern_config *cfg, const struct cfg_vmta *vm,
+    const char *rcpt_domain)
+{
+	struct dom_policy p;
+
+	config_queue_policy(cfg, vm, rcpt_domain, &p);
+	if (p.dkim_sign != -1)
+		return p.dkim_sign;
+	return vm != NULL && vm->dkim_sign;
 }
 
 const struct cfg_patlist *

@@ -34,9 +34,18 @@ struct cfg_addr {
 	socklen_t		 len;
 };
 
+/*
+ * smtp-listener: "ip:port", or a mapping with TLS settings.  A listener
+ * without its own certificate uses smtp-server-tls-certificate/-key.
+ */
 struct cfg_listener {
 	char			*text;
 	struct cfg_addr		 addr;
+	char			*tls_cert;	/* PEM file, NULL: none */
+	char			*tls_key;
+	bool			 require_starttls;
+	bool			 auth_without_tls;	/* loopback only */
+	bool			 loopback;
 };
 
 /* A <source> block: policy for injecting clients, most specific CIDR wins. */
@@ -48,6 +57,8 @@ struct cfg_listener {
 #define SRC_MAXIN	0x0020
 #define SRC_DEFVMTA	0x0040
 #define SRC_SERVICE	0x0080
+#define SRC_REQAUTH	0x0100
+#define SRC_REQTLS	0x0200
 struct cfg_source {
 	char		*text;
 	int		 family;
@@ -58,6 +69,8 @@ struct cfg_source {
 	bool		 process_x_virtual_mta;
 	bool		 process_x_job;
 	bool		 smtp_service;
+	bool		 require_auth;
+	bool		 require_starttls;
 	uint64_t	 max_message_size;
 	uint64_t	 max_rcpt;
 	uint64_t	 max_smtp_in;
@@ -70,6 +83,8 @@ struct src_policy {
 	bool		 xvmta;
 	bool		 xjob;
 	bool		 service;
+	bool		 require_auth;		/* MAIL needs AUTH first */
+	bool		 require_starttls;	/* MAIL needs TLS first */
 	uint64_t	 max_message_size;
 	uint64_t	 max_rcpt;
 	uint64_t	 max_smtp_in;
@@ -98,6 +113,7 @@ struct cfg_warmup {
 
 #define VM_MAXOUT	0x01
 #define VM_MSGRATE	0x02
+#define VM_DKIM		0x04
 struct cfg_vmta {
 	char		*name;
 	char		*source_ip;		/* text, "" = any */
@@ -110,6 +126,23 @@ struct cfg_vmta {
 	struct cfg_domain *domains;		/* this VirtualMTA's overrides */
 	struct hmap	 domidx;
 	struct cfg_warmup warmup;
+	bool		 dkim_sign;		/* sign what leaves through it */
+};
+
+/* smtp-users: who may AUTH, and where their mail may go. */
+struct cfg_user {
+	char		*name;
+	char		*hash;			/* crypt(3): $6$ or $y$ */
+	unsigned	 nvmtas;
+	char		**vmtas;		/* allowed vmtas/pools; 0: any */
+	char		*default_virtual_mta;
+};
+
+/* domain-keys: one DKIM signing key. */
+struct cfg_dkey {
+	char		*selector;
+	char		*domain;
+	char		*key_file;
 };
 
 struct cfg_pool {
@@ -148,7 +181,11 @@ struct cfg_pool {
 #define DOM_BONORMALDLV	0x2000000
 #define DOM_PATLIST	0x4000000
 #define DOM_NOROLLUP	0x8000000
-#define DOM_NBITS	28
+#define DOM_USETLS	0x10000000
+#define DOM_REQTLS	0x20000000
+#define DOM_VERIFY	0x40000000
+#define DOM_DKIM	0x80000000ULL
+#define DOM_NBITS	32
 
 /* Per-phase SMTP client timeouts, seconds (RFC 5321 4.5.3.2 defaults). */
 struct smtp_timeouts {
@@ -187,6 +224,10 @@ struct cfg_domain {
 	bool		 backoff_to_normal_after_delivery;
 	char		*smtp_pattern_list;
 	bool		 disable_mx_rollup;
+	bool		 use_starttls;
+	bool		 require_starttls;
+	bool		 verify_server_certificate;
+	bool		 dkim_sign;
 };
 
 /* The effective settings for one destination domain. */
@@ -213,6 +254,10 @@ struct dom_policy {
 	bool		 backoff_to_normal_after_delivery;
 	const char	*smtp_pattern_list;
 	bool		 disable_mx_rollup;
+	bool		 use_starttls;		/* opportunistic (default) */
+	bool		 require_starttls;	/* never in clear: defer */
+	bool		 verify_server_certificate;
+	int		 dkim_sign;		/* -1 unset: the vmta decides */
 	bool		 own_block;	/* a block names the domain itself */
 	/* Where each value came from: block label, NULL = built-in. */
 	const char	*from[DOM_NBITS];
@@ -321,6 +366,18 @@ struct tern_config {
 	struct cfg_rollup *rollups;
 	bool		 mx_rollup_builtin;
 	bool		 auto_mx_rollup;
+
+	/* TLS, AUTH, DKIM */
+	char		*tls_cert;		/* smtp-server-tls-certificate */
+	char		*tls_key;		/* smtp-server-tls-private-key */
+	char		*tls_ca_file;		/* for verify-server-certificate */
+	unsigned	 nusers;
+	struct cfg_user	*users;
+	struct rate	 max_auth_failures;	/* per client address */
+	unsigned	 ndkeys;
+	struct cfg_dkey	*dkeys;
+	unsigned	 ndkim_headers;
+	char		**dkim_headers;
 };
 
 struct cfg_errors {
@@ -347,6 +404,18 @@ const char	*config_policy_from(const struct dom_policy *, uint64_t bit);
 const struct cfg_patlist *config_patlist(const struct tern_config *,
 		    const char *);
 const char	*config_pat_action_name(enum pat_action);
+const struct cfg_user *config_user(const struct tern_config *, const char *);
+const struct cfg_dkey *config_dkey_for(const struct tern_config *,
+		    const char *from_domain);
+bool		 config_dkim_wanted(const struct tern_config *,
+		    const struct cfg_vmta *, const char *rcpt_domain);
+
+/*
+ * Set by ternd and tern(1) before loading: key and certificate files
+ * must then be readable (the daemons, which have dropped privileges,
+ * leave that check to the loader that ran as root).
+ */
+extern bool	 config_check_files;
 const struct cfg_vmta *config_vmta(const struct tern_config *, const char *);
 const struct cfg_pool *config_pool(const struct tern_config *, const char *);
 bool		 config_vmta_or_pool(const struct tern_config *, const char *);
