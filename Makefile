@@ -13,7 +13,7 @@ MANDIR      = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 
 CC       ?= cc
-PKGS      = libevent lmdb yaml-0.1 openssl zlib jansson
+PKGS      = libevent libevent_openssl lmdb yaml-0.1 openssl zlib jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

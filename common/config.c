@@ -1937,7 +1937,40 @@ static const struct field acct_fields[] = {
 	{ "delete-after", F_DURATION, O(cfg_accounting, delete_after), 0,
 	    0, UNITS_DURATION_MAX },
 };
+/* extra-fields: PowerMTA columns after the 23 standard ones */
+static void
+sp_acct_extra(struct ctx *c, const yaml_node_t *seq)
+{
+	static const struct { const char *n; unsigned bit; } known[] = {
+		{ "dlvTlsProtocol", ACCTX_TLSPROTO },
+		{ "dlvTlsCipher", ACCTX_TLSCIPHER },
+	};
+	yaml_node_item_t *it;
+	size_t		  i;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "extra-fields: expected a list such as "
+		    "[dlvTlsProtocol, dlvTlsCipher]");
+		return;
+	}
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char *s = scalar(v);
+
+		for (i = 0; s != NULL && i < nitems(known); i++)
+			if (strcmp(s, known[i].n) == 0)
+				break;
+		if (s == NULL || i == nitems(known))
+			cerr(c, v, "extra-fields: \"%s\": known fields are "
+			    "dlvTlsProtocol and dlvTlsCipher", s ? s : "");
+		else
+			c->cfg->acct.extra |= known[i].bit;
+	}
+}
+
 static const struct special acct_specials[] = {
+	{ "extra-fields", sp_acct_extra },
 	{ "records", sp_acct_records },
 };
 

@@ -300,7 +300,10 @@ struct cfg_bcpat {
 #define ACCT_TQ		0x08
 #define ACCT_R		0x10
 
+#define ACCTX_TLSPROTO	0x01
+#define ACCTX_TLSCIPHER	0x02
 struct cfg_accounting {
+	unsigned	 extra;			/* ACCTX_*: extra-fields */
 	bool		 enabled;
 	char		*file;			/* relative to log-dir */
 	unsigned	 records;		/* ACCT_* mask */

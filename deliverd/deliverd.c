@@ -125,6 +125,7 @@ job_finish(struct job *j)
 		ipc_put_str(&o, j->esmtp);
 		ipc_put_str(&o, j->skey);
 		ipc_put_u8(&o, j->dq != NULL ? j->dq->mode : 0);
+		ipc_put_str(&o, j->tls);
 		ipc_put_u8(&o, j->queue_level ? 1 : 0);
 		ipc_put_u32(&o, j->nrcpt);
 		for (i = 0; i < j->nrcpt; i++) {
@@ -384,6 +385,9 @@ deliverd_reload(struct tern_config *cfg, const char **why)
 	}
 	dd.vm = vm;
 	route_reload(&cfg->dns);
+	/* A new tls-ca-file: a new context (cached sessions stay). */
+	if (tls_init(cfg) == -1)
+		log_warnx("TLS: certificates cannot be verified");
 	return 0;
 }
 
@@ -482,6 +486,8 @@ deliverd_main(int argc, char **argv)
 		fatalx("virtual-mta %s is not in the configuration", dd.vmta);
 	hmap_init(&dd.dqueues);
 	route_init();
+	if (tls_init(dd.d.cfg) == -1)
+		log_warnx("TLS: no CA bundle; certificates cannot be verified");
 	shape_init();
 	reconnect_cb(-1, 0, NULL);
 	dd.ev_dump = evsignal_new(dd.d.base, SIGUSR1, dump_cb, NULL);

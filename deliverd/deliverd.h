@@ -21,6 +21,8 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "daemon.h"
 #include "dnsmx.h"
@@ -72,6 +74,7 @@ struct job {
 	char		 src[64];
 	char		 esmtp[160];
 	char		 skey[SKEY_MAX + 1];	/* shaping key it went under */
+	char		 tls[96];	/* "TLSv1.3:cipher", "" in clear */
 };
 
 struct dest {
@@ -165,6 +168,12 @@ void		 shape_release(const char *key, unsigned n);
 void		 shape_outcome(struct job *);
 bool		 shape_gate(struct dqueue *);
 void		 dq_hold_all(struct dqueue *);
+
+/* tls.c */
+int		 tls_init(const struct tern_config *);
+SSL		*tls_new(const char *host, const char *key);
+bool		 tls_describe(SSL *, char *, size_t, char *why, size_t);
+const char	*tls_error(void);
 
 /* route.c */
 void		 route_resolve(struct dqueue *);

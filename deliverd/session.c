@@ -33,15 +33,19 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+
+#include <openssl/ssl.h>
 
 #include "log.h"
 #include "deliverd.h"
 
 #define BODY_CHUNK	(64 * 1024)
 
+/* Every state up to SS_TLS is before the first transaction. */
 enum sstate {
-	SS_CONNECT, SS_GREETING, SS_EHLO, SS_HELO, SS_IDLE, SS_RSET, SS_TXN,
-	SS_BODY, SS_DOT, SS_QUIT
+	SS_CONNECT, SS_GREETING, SS_EHLO, SS_HELO, SS_STARTTLS, SS_TLS,
+	SS_IDLE, SS_RSET, SS_TXN, SS_BODY, SS_DOT, SS_QUIT
 };
 
 struct session {
@@ -73,6 +77,12 @@ struct session {
 	char		 skey[SKEY_MAX + 1];	/* its slot's shaping key */
 	struct evbuffer	*out;		/* commands not yet written */
 	bool		 connecting;	/* counted in dq->nconnecting */
+	/* STARTTLS (RFC 3207) */
+	bool		 offers_tls;	/* EHLO listed STARTTLS */
+	bool		 tls;		/* the channel is TLS now */
+	bool		 no_tls;	/* a failed handshake: retry in clear */
+	char		 tls_key[80];	/* "ip:port": its session to resume */
+	char		 tls_info[96];	/* "TLSv1.3:cipher", for accounting */
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
@@ -82,6 +92,9 @@ static void	s_write(struct bufferevent *, void *);
 static void	s_event(struct bufferevent *, short, void *);
 static void	s_connect(struct session *);
 static void	s_next_job(struct session *);
+static void	after_ehlo(struct session *);
+static void	start_tls(struct session *);
+static void	tls_failed(struct session *, const char *);
 static char	outcome_of(int);
 static void	fix_status(char, char *, size_t);
 
@@ -89,7 +102,8 @@ static const char *
 ststr(enum sstate st)
 {
 	static const char *n[] = { "connect", "greeting", "ehlo", "helo",
-	    "idle", "rset", "transaction", "body", "dot", "quit" };
+	    "starttls", "tls handshake", "idle", "rset", "transaction", "body",
+	    "dot", "quit" };
 
 	return n[st];
 }
@@ -119,7 +133,8 @@ s_flush(struct session *s)
 	if (s->bev == NULL || evbuffer_get_length(s->out) == 0)
 		return;
 	bout = bufferevent_get_output(s->bev);
-	if (evbuffer_get_length(bout) == 0)
+	/* Straight to the socket only in clear: TLS goes through OpenSSL. */
+	if (evbuffer_get_length(bout) == 0 && !s->tls)
 		while (evbuffer_get_length(s->out) > 0 &&
 		    evbuffer_write(s->out, bufferevent_getfd(s->bev)) > 0)
 			;
@@ -238,6 +253,7 @@ s_try_next(struct session *s, const char *why)
 		s->bev = NULL;
 	}
 	evbuffer_drain(s->out, evbuffer_get_length(s->out));
+	s->no_tls = false;		/* a new host gets TLS again */
 	if (++s->desti < dq->ndests && s->desti < pol(s)->mx_connection_attempts) {
 		s_connect(s);
 		return;
@@ -280,6 +296,7 @@ s_connect(struct session *s)
 	struct sockaddr_storage src;
 
 	tern_strlcpy(s->host, d->host, sizeof(s->host));
+	s->tls = false;
 	if (d->ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&d->ss)->sin_addr,
 		    s->ip, sizeof(s->ip));
@@ -367,6 +384,7 @@ start_txn(struct session *s)
 	tern_strlcpy(j->ip, s->ip, sizeof(j->ip));
 	tern_strlcpy(j->src, s->src, sizeof(j->src));
 	tern_strlcpy(j->esmtp, s->esmtp, sizeof(j->esmtp));
+	tern_strlcpy(j->tls, s->tls ? s->tls_info : "", sizeof(j->tls));
 	s_send(s, "MAIL FROM:<%s>%s", j->sender, "");
 	if (s->pipelining) {
 		for (i = 0; i < j->nrcpt; i++)
@@ -658,6 +676,7 @@ ehlo_caps(struct session *s, const char *text)
 	const char *line = text;
 
 	s->pipelining = false;
+	s->offers_tls = false;
 	s->esmtp[0] = '\0';
 	/* Skip the first line (the greeting host). */
 	while ((line = strchr(line, '\n')) != NULL) {
@@ -674,6 +693,8 @@ ehlo_caps(struct session *s, const char *text)
 			*p = (char)toupper((unsigned char)*p);
 		if (strcmp(kw, "PIPELINING") == 0)
 			s->pipelining = true;
+		if (strcmp(kw, "STARTTLS") == 0)
+			s->offers_tls = true;
 		/* The list for accounting; what does not fit is left out. */
 		{
 			size_t used = strlen(s->esmtp);
@@ -700,6 +721,120 @@ s_ready(struct session *s)
 	s_next_job(s);
 }
 
+/*
+ * after_ehlo - STARTTLS when offered and wanted (use-starttls, on by
+ * default); a domain with require-starttls whose host does not offer it
+ * gets nothing in clear: the next host, then a deferral.
+ */
+static void
+after_ehlo(struct session *s)
+{
+	struct dom_policy *p = pol(s);
+
+	if (!s->tls && s->offers_tls && !s->no_tls &&
+	    (p->use_starttls || p->require_starttls)) {
+		s->st = SS_STARTTLS;
+		s_send(s, "STARTTLS");
+		s_timeout(s, p->to.mail);
+		return;
+	}
+	if (!s->tls && p->require_starttls) {
+		s_try_next(s, s->offers_tls ? "TLS handshake failed before; "
+		    "require-starttls: not sending in clear" :
+		    "STARTTLS not offered; require-starttls: not sending in "
+		    "clear");
+		return;
+	}
+	s_ready(s);
+}
+
+/*
+ * start_tls - the server said 220: the same socket, now under OpenSSL.
+ * Nothing may be buffered from before (RFC 3207 5: a server that sent
+ * more after 220 is not to be trusted with it).
+ */
+static void
+start_tls(struct session *s)
+{
+	struct bufferevent	*old = s->bev;
+	evutil_socket_t		 fd = bufferevent_getfd(old);
+	SSL			*ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(old)) > 0) {
+		tls_failed(s, "data after the 220 to STARTTLS");
+		return;
+	}
+	snprintf(s->tls_key, sizeof(s->tls_key), "%s:%u", s->ip,
+	    (unsigned)ntohs(s->dq->dests[s->desti].ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&s->dq->dests[s->desti].ss)->sin_port :
+	    ((struct sockaddr_in6 *)&s->dq->dests[s->desti].ss)->sin6_port));
+	if ((ssl = tls_new(s->host, s->tls_key)) == NULL) {
+		s_try_next(s, "cannot start TLS (no context)");
+		return;
+	}
+	/* The old bufferevent lets go of the socket without closing it. */
+	bufferevent_disable(old, EV_READ | EV_WRITE);
+	bufferevent_setfd(old, -1);
+	bufferevent_free(old);
+	s->bev = bufferevent_openssl_socket_new(dd.d.base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, s_read, s_write, s_event, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, BODY_CHUNK, 0);
+	s->st = SS_TLS;
+	s->tls = true;
+	s_timeout(s, pol(s)->to.greeting);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * tls_up - the handshake is done: check the certificate (it matters
+ * with verify-server-certificate), then EHLO again (RFC 3207 4.2)
+ */
+static void
+tls_up(struct session *s)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
+	char	 why[200];
+	bool	 good = tls_describe(ssl, s->tls_info, sizeof(s->tls_info), why,
+	    sizeof(why));
+
+	if (!good && pol(s)->verify_server_certificate) {
+		s_try_next(s, why);
+		return;
+	}
+	if (!good)
+		log_debug("%s [%s]: TLS without a valid certificate (%s)",
+		    s->host, s->ip, why);
+	s->st = SS_EHLO;
+	s_send(s, "EHLO %s", dd.vm->ehlo_name);
+	s_timeout(s, pol(s)->to.mail);
+	s_flush(s);
+}
+
+/*
+ * tls_failed - the handshake failed: with require-starttls the next
+ * host; else the same host again in clear (opportunistic TLS, as
+ * Postfix does), once
+ */
+static void
+tls_failed(struct session *s, const char *what)
+{
+	char why[300];
+
+	snprintf(why, sizeof(why), "TLS handshake failed: %s", what);
+	if (pol(s)->require_starttls) {
+		s_try_next(s, why);
+		return;
+	}
+	log_info("%s [%s]: %s; again without TLS", s->host, s->ip, why);
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	evbuffer_drain(s->out, evbuffer_get_length(s->out));
+	s->tls = false;
+	s->no_tls = true;
+	s_connect(s);
+}
+
 /* on_reply - one complete reply, dispatched by state */
 static void
 on_reply(struct session *s, int code, const char *text)
@@ -711,7 +846,7 @@ on_reply(struct session *s, int code, const char *text)
 	snprintf(diag, sizeof(diag), "smtp;%d %.*s", code,
 	    (int)strcspn(first, "\n"), first);
 	if (code == 421 && s->st != SS_QUIT && s->st != SS_DOT) {
-		if (s->st <= SS_HELO) {
+		if (s->st <= SS_TLS) {
 			s_try_next(s, diag);
 			return;
 		}
@@ -738,7 +873,7 @@ on_reply(struct session *s, int code, const char *text)
 	case SS_EHLO:
 		if (code / 100 == 2) {
 			ehlo_caps(s, text);
-			s_ready(s);
+			after_ehlo(s);
 		} else if (code / 100 == 5) {
 			s->st = SS_HELO;
 			s_send(s, "HELO %s", dd.vm->ehlo_name);
@@ -748,10 +883,19 @@ on_reply(struct session *s, int code, const char *text)
 	case SS_HELO:
 		if (code / 100 == 2) {
 			s->pipelining = false;
+			s->offers_tls = false;
 			s->esmtp[0] = '\0';
-			s_ready(s);
+			after_ehlo(s);
 		} else
 			s_try_next(s, diag);
+		break;
+	case SS_STARTTLS:
+		if (code == 220)
+			start_tls(s);
+		else if (pol(s)->require_starttls)
+			s_try_next(s, diag);
+		else
+			s_ready(s);	/* refused: go on in clear */
 		break;
 	case SS_RSET:
 		if (code / 100 != 2) {
@@ -796,7 +940,7 @@ s_read(struct bufferevent *bev, void *arg)
 		    ++s->rlines > REPLY_LINES_MAX || line[0] < '2' ||
 		    line[0] > '5') {
 			free(line);
-			if (s->st <= SS_HELO)
+			if (s->st <= SS_TLS)
 				s_try_next(s, "malformed SMTP reply");
 			else
 				s_abort(s, "4.5.0", "malformed SMTP reply");
@@ -930,6 +1074,14 @@ s_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
+	if ((what & BEV_EVENT_CONNECTED) && s->st == SS_TLS) {
+		tls_up(s);
+		return;
+	}
+	if (s->st == SS_TLS) {
+		tls_failed(s, tls_error());
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -951,7 +1103,7 @@ s_event(struct bufferevent *bev, short what, void *arg)
 		s_free(s);
 		return;
 	}
-	if (s->st <= SS_HELO) {
+	if (s->st <= SS_TLS) {
 		s_try_next(s, what & BEV_EVENT_TIMEOUT ? "timeout" :
 		    what & BEV_EVENT_EOF ? "connection closed" :
 		    strerror(EVUTIL_SOCKET_ERROR()));

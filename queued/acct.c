@@ -142,9 +142,16 @@ acct_open(void)
 		cut_torn(qd.acct_fd, st.st_size);
 	qd.acct_size = (uint64_t)lseek(qd.acct_fd, 0, SEEK_END);
 	if (qd.acct_size == 0) {
-		if (write_all(qd.acct_fd, acct_header, sizeof(acct_header) - 1)
-		    == 0)
-			qd.acct_size = sizeof(acct_header) - 1;
+		char	 h[sizeof(acct_header) + 64];
+		unsigned x = qd.d.cfg->acct.extra;
+
+		/* The standard 23, then the extra-fields asked for. */
+		snprintf(h, sizeof(h), "%.*s%s%s\r\n",
+		    (int)(sizeof(acct_header) - 3), acct_header,
+		    x & ACCTX_TLSPROTO ? ",dlvTlsProtocol" : "",
+		    x & ACCTX_TLSCIPHER ? ",dlvTlsCipher" : "");
+		if (write_all(qd.acct_fd, h, strlen(h)) == 0)
+			qd.acct_size = strlen(h);
 	}
 	qd.acct_opened = time(NULL);
 	if (qd.acct_buf.max == 0)
@@ -187,9 +194,9 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
     const char *rcpt,
     const char *status, const char *diag, const char *dsnmta,
     const char *bcat, const char *src, const char *dst, const char *esmtp,
-    const char *queue)
+    const char *queue, const char *tls)
 {
-	char		 now[40], queued[40], st[120], size[24];
+	char		 now[40], queued[40], st[120], size[24], proto[32];
 	const char	*action;
 
 	if (qd.acct_fd == -1 || !wanted(type))
@@ -223,6 +230,18 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
 	field(b, "", true);			/* envId */
 	field(b, queue, true);
 	field(b, m->pool, true);
+	/* tls is "protocol:cipher[:resumed]", "" in clear. */
+	snprintf(proto, sizeof(proto), "%.*s", (int)strcspn(tls, ":"), tls);
+	if (qd.d.cfg->acct.extra & ACCTX_TLSPROTO)
+		field(b, proto, true);
+	if (qd.d.cfg->acct.extra & ACCTX_TLSCIPHER) {
+		const char *c = strchr(tls, ':');
+		char	    ciph[64];
+
+		snprintf(ciph, sizeof(ciph), "%.*s", c ? (int)strcspn(c + 1,
+		    ":") : 0, c ? c + 1 : "");
+		field(b, ciph, true);
+	}
 }
 
 /* --- rotation and compression ----------------------------------------- */

@@ -122,6 +122,7 @@ struct qresult {
 	unsigned	 n;
 	char		 skey[256];
 	bool		 backoff;
+	char		 tls[96];	/* "protocol:cipher" when TLS was used */
 	struct {
 		uint32_t idx;
 		char	 outcome;
@@ -264,7 +265,7 @@ void	 acct_row(struct buf *, const char *type, const struct msg *,
 	    const char *rcpt,
 	    const char *status, const char *diag, const char *dsnmta,
 	    const char *bcat, const char *src, const char *dst,
-	    const char *esmtp, const char *queue);
+	    const char *esmtp, const char *queue, const char *tls);
 void	 acct_flush(void);
 void	 acct_sync(void);
 void	 acct_add_raw(const char *row);

@@ -410,6 +410,7 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 	    ipc_get_str(m, r->esmtp, sizeof(r->esmtp)) == -1 ||
 	    ipc_get_str(m, r->skey, sizeof(r->skey)) == -1 ||
 	    ipc_get_u8(m, &bo) == -1 ||
+	    ipc_get_str(m, r->tls, sizeof(r->tls)) == -1 ||
 	    ipc_get_u8(m, &ql) == -1 || ipc_get_u32(m, &n) == -1 ||
 	    n != j->n)
 		goto bad;
@@ -647,7 +648,7 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 		cat = bcat_classify(qd.bcat, status, r->r[i].diag);
 	}
 	acct_row(b, type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
-	    r->ip, r->esmtp, qe->q->name);
+	    r->ip, r->esmtp, qe->q->name, r->tls);
 }
 
 /*
