@@ -2497,8 +2497,11 @@ config_free(struct tern_config *cfg)
 	free(cfg->log_dir);
 	free(cfg->user);
 	free(cfg->default_virtual_mta);
-	for (i = 0; i < cfg->nlisteners; i++)
+	for (i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].text);
+		free(cfg->listeners[i].tls_cert);
+		free(cfg->listeners[i].tls_key);
+	}
 	free(cfg->listeners);
 	for (i = 0; i < cfg->nsources; i++) {
 		free(cfg->sources[i].text);
@@ -2550,10 +2553,6 @@ config_free(struct tern_config *cfg)
 		free(cfg->rollups[i].name);
 	}
 	free(cfg->rollups);
-	for (i = 0; i < cfg->nlisteners; i++) {
-		free(cfg->listeners[i].tls_cert);
-		free(cfg->listeners[i].tls_key);
-	}
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->tls_ca_file);
