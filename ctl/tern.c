@@ -388,6 +388,8 @@ tern_main(int argc, char **argv)
 	int ch;
 
 	log_init("tern", 0);
+	/* Validation here is the operator's: key files must be readable. */
+	config_check_files = true;
 	while ((ch = getopt_long(argc, argv, "+f:jr:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': cfgpath = optarg; break;
