@@ -13,7 +13,7 @@ MANDIR      = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 
 CC       ?= cc
-PKGS      = libevent libevent_openssl lmdb yaml-0.1 openssl zlib jansson
+PKGS      = libevent libevent_openssl lmdb yaml-0.1 openssl zlib jansson libxcrypt opendkim
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -31,7 +31,7 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIBCOMMON  = $(B)/libcommon.a
 
-DAEMONS   = smtpd queued deliverd shaperd
+DAEMONS   = smtpd queued deliverd shaperd dkimd
 PROGS     = $(DAEMONS:%=$(B)/libexec/tern/%) $(B)/sbin/ternd $(B)/sbin/tern
 
 UNIT_SRC  = $(wildcard t/unit/*.c)

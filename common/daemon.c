@@ -133,6 +133,24 @@ static const struct ipc_handler master_handlers[] = {
 	{ IPC_MASTER_CONFIG, RB(ROLE_MASTER), IPC_FD_YES, on_master_config },
 };
 
+static void	master_closed(struct ipc_peer *);
+
+/* master_link - fd 3: the built-in frames plus the daemon's own */
+static void
+master_link(struct daemon *d)
+{
+	struct ipc_handler *t;
+	size_t		    n = nitems(master_handlers) + d->nmaster_extra;
+
+	t = xcalloc(n, sizeof(*t));	/* lives as long as the process */
+	memcpy(t, master_handlers, sizeof(master_handlers));
+	if (d->nmaster_extra > 0)
+		memcpy(t + nitems(master_handlers), d->master_extra,
+		    d->nmaster_extra * sizeof(*t));
+	d->master = ipc_peer_new(d->base, 3, false, t, n, master_closed, d);
+	d->master->role = ROLE_MASTER;
+}
+
 static void
 master_closed(struct ipc_peer *p)
 {
@@ -240,11 +258,8 @@ daemon_init(struct daemon *d, int argc, char **argv)
 		fatalx("event_base_new");
 	/* Three priorities: 0 urgent, 1 default, 2 batch work (commits). */
 	event_base_priority_init(d->base, 3);
-	if (getenv("TERN_MASTER") != NULL) {
-		d->master = ipc_peer_new(d->base, 3, false, master_handlers,
-		    nitems(master_handlers), master_closed, d);
-		d->master->role = ROLE_MASTER;
-	}
+	if (getenv("TERN_MASTER") != NULL)
+		master_link(d);
 	d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);

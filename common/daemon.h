@@ -7,6 +7,8 @@
  *               Standalone: -f FILE.  Sets up logging, signals
  *               (SIGTERM/SIGINT: graceful stop, SIGHUP: reload when
  *               standalone), and applies configurations sent by ternd.
+ *               A daemon may take more frames from ternd (master_extra:
+ *               smtpd's IPC_MASTER_TLS_FILES).
  * Used by:      smtpd, queued (and the daemons of later issues).
  * Trust:        the master link is trusted only as far as the frame
  *               checks in ipc.c go; a new configuration is parsed again
@@ -37,6 +39,9 @@ struct daemon {
 	void			(*shutdown)(void);
 	/* Still privileged, just before the drop (bind port 25, keys). */
 	void			(*prejail)(struct daemon *, bool under_ternd);
+	/* More frames the daemon takes from ternd (smtpd: TLS files). */
+	const struct ipc_handler *master_extra;
+	size_t			 nmaster_extra;
 	struct event		*ev_term, *ev_int, *ev_hup;
 };
 

@@ -56,11 +56,15 @@ static const char *type_names[IPC_TYPE_MAX] = {
 	[IPC_SHAPE_RELEASE] = "SHAPE_RELEASE",
 	[IPC_SHAPE_OUTCOME] = "SHAPE_OUTCOME",
 	[IPC_SHAPE_DISCONNECT] = "SHAPE_DISCONNECT",
+	[IPC_MASTER_TLS_FILES] = "MASTER_TLS_FILES",
+	[IPC_QUEUED_DKIM_SIGN] = "QUEUED_DKIM_SIGN",
+	[IPC_DKIMD_SIGNED] = "DKIMD_SIGNED",
+	[IPC_DKIMD_SIGN_FAIL] = "DKIMD_SIGN_FAIL",
 };
 
 static const char *role_names[ROLE_MAX] = {
 	"none", "ternd", "smtpd", "queued", "deliverd", "shaperd", "bouncd",
-	"ctl"
+	"ctl", "dkimd"
 };
 
 const char *

@@ -35,6 +35,9 @@
 #define IPC_F_FD	0x01
 #define IPC_OUT_HIWAT	(4 * 1024 * 1024)
 #define IPC_MAXFDS	16
+/* IPC_MASTER_TLS_FILES: {u32 n; n x {str path, u64 off, u64 len}} + memfd */
+#define IPC_TLS_FILES_MAX	130	/* 2 per listener, 2 top-level */
+#define IPC_TLS_FILE_MAX	(1024 * 1024)
 
 enum ipc_type {
 	IPC_HELLO = 1,
@@ -65,6 +68,10 @@ enum ipc_type {
 	IPC_SHAPE_RELEASE,	/* deliverd -> shaperd: connections closed */
 	IPC_SHAPE_OUTCOME,	/* deliverd -> shaperd: a job's outcome */
 	IPC_SHAPE_DISCONNECT,	/* shaperd -> deliverd: close a queue's */
+	IPC_MASTER_TLS_FILES,	/* ternd -> smtpd: TLS PEM files, memfd */
+	IPC_QUEUED_DKIM_SIGN,	/* queued -> dkimd: key, body span, fd */
+	IPC_DKIMD_SIGNED,	/* dkimd -> queued: DKIM-Signature header */
+	IPC_DKIMD_SIGN_FAIL,	/* dkimd -> queued: why not */
 	IPC_TYPE_MAX
 };
 
@@ -77,6 +84,7 @@ enum ipc_role {
 	ROLE_SHAPERD,
 	ROLE_BOUNCD,
 	ROLE_CTL,
+	ROLE_DKIMD,
 	ROLE_MAX
 };
 #define RB(r)	(1u << (r))

@@ -113,7 +113,7 @@ smtp_parse_mail(const char *args, struct smtp_mail_args *m,
     const char **reply)
 {
 	const char	*p, *why;
-	char		 key[32], val[64];
+	char		 key[32], val[512];	/* AUTH=<xtext address> */
 	int		 r;
 
 	memset(m, 0, sizeof(*m));
@@ -143,6 +143,12 @@ smtp_parse_mail(const char *args, struct smtp_mail_args *m,
 				m->body = BODY_7BIT;
 			else {
 				*reply = "501 5.5.4 Bad BODY parameter";
+				return -1;
+			}
+		} else if (strcasecmp(key, "AUTH") == 0) {
+			/* RFC 4954 5: accepted and ignored. */
+			if (val[0] == '\0') {
+				*reply = "501 5.5.4 Bad AUTH parameter";
 				return -1;
 			}
 		} else {

@@ -78,6 +78,7 @@ spool_env_free(struct spool_env *e)
 	free(e->sender);
 	free(e->client);
 	free(e->helo);
+	free(e->prepend);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -163,14 +164,56 @@ spool_head_build(struct spool_env *e, struct buf *b)
 	return 0;
 }
 
-/* spool_tail_build - M L J Z, appended after the body at commit */
+/* spool_tail_build - M L J [K] Z, appended after the body at commit */
 int
 spool_tail_build(const struct spool_env *e, struct buf *b)
 {
 	if (rec_str(b, 'M', e->vmta) == -1 || rec_str(b, 'L', e->pool) == -1 ||
-	    rec_str(b, 'J', e->job) == -1 || rec_put(b, 'Z', "", 0) == -1)
+	    rec_str(b, 'J', e->job) == -1)
 		return -1;
-	return 0;
+	if (e->prepend != NULL && (!spool_prepend_ok(e->prepend,
+	    strlen(e->prepend)) || rec_str(b, 'K', e->prepend) == -1))
+		return -1;
+	return rec_put(b, 'Z', "", 0);
+}
+
+/*
+ * spool_prepend_ok - header text fit to go before a message: lines that
+ * each end in CRLF, the first "Name: value", the others continuation
+ * lines (starting with a space or a tab), printable ASCII and tabs
+ * only.  deliverd sends it as it is, so nothing else may get through.
+ */
+bool
+spool_prepend_ok(const char *s, size_t n)
+{
+	size_t	 i, col = 0;
+	bool	 name = true;
+
+	if (n < 4 || n > SPOOL_PREPEND_MAX || s[0] == ':' ||
+	    s[n - 2] != '\r' || s[n - 1] != '\n')
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\r') {
+			/* CRLF after a non-empty line, then WSP or the end */
+			if (i + 1 >= n || s[i + 1] != '\n' || name ||
+			    col == 0 || (i + 2 < n && s[i + 2] != ' ' &&
+			    s[i + 2] != '\t'))
+				return false;
+			i++;
+			col = 0;
+			continue;
+		}
+		if ((c < ' ' && c != '\t') || c >= 0x7f)
+			return false;
+		if (name && c == ':')
+			name = false;
+		else if (name && c <= ' ')
+			return false;
+		col++;
+	}
+	return true;
 }
 
 /* --- reader ------------------------------------------------------------ */
@@ -280,7 +323,7 @@ read_head(struct reader *r, struct spool_env *e, const char **why)
 	return 0;
 }
 
-/* read_tail - M L J Z, Z exactly at end of file */
+/* read_tail - M L J [K] Z, Z exactly at end of file */
 static int
 read_tail(struct reader *r, struct spool_env *e, const char **why)
 {
@@ -295,7 +338,18 @@ read_tail(struct reader *r, struct spool_env *e, const char **why)
 	    copy_name(e->job, sizeof(e->job), r) == -1)
 		return -1;
 	*why = "missing end record";
-	if (rec_next(r) == -1 || r->type != 'Z' || r->len != 0 ||
+	if (rec_next(r) == -1)
+		return -1;
+	if (r->type == 'K') {
+		*why = "bad prepended header";
+		if (!spool_prepend_ok(r->data, r->len))
+			return -1;
+		e->prepend = xstrdup(r->data);
+		*why = "missing end record";
+		if (rec_next(r) == -1)
+			return -1;
+	}
+	if (r->type != 'Z' || r->len != 0 ||
 	    r->off != r->size)
 		return -1;
 	return 0;

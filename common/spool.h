@@ -3,13 +3,16 @@
  *
  * Purpose:      one file per message, Postfix-style typed records around
  *               the body:
- *                 V I A S C H R... B<body> M L J Z
+ *                 V I A S C H R... B<body> M L J [K] Z
  *               Each record is a 1-byte type, a 4-byte little-endian
  *               length and the data.  B's data is the body length as 16
  *               hex digits (written as zeros, patched at commit) and the
  *               body follows the record directly.  Every R record starts
  *               with a status byte ('-' pending, 'D' delivered,
- *               'B' bounced) rewritten in place.  Z must end the file.
+ *               'B' bounced) rewritten in place.  An optional K
+ *               record between J and Z holds a header to send before
+ *               the message (the DKIM-Signature made at commit; files
+ *               without it still parse).  Z must end the file.
  * Used by:      queued (the only writer), tern (reads), deliverd (reads
  *               through an fd).
  * Trust:        a file that does not parse exactly goes to corrupt/;
@@ -34,6 +37,7 @@
 #define SPOOL_HEAD_MAX		(32 * 1024 * 1024)
 #define SPOOL_NAME_MAX		64
 #define SPOOL_JOB_MAX		128
+#define SPOOL_PREPEND_MAX	SPOOL_REC_MAX	/* K: header text */
 
 #define RS_PENDING		'-'
 #define RS_DELIVERED		'D'
@@ -60,6 +64,7 @@ struct spool_env {
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	char		 pool[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
+	char		*prepend;	/* K: header to send first, or NULL */
 };
 
 void	 spool_id_new(char id[SPOOL_ID_LEN + 1]);
@@ -76,5 +81,6 @@ void	 spool_blen_fmt(uint64_t, char out[17]);
 
 /* Reading: parse a whole file through its fd. */
 int	 spool_env_read(int fd, struct spool_env *, const char **why);
+bool	 spool_prepend_ok(const char *, size_t);
 
 #endif

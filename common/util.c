@@ -349,6 +349,64 @@ fail:
 	return NULL;
 }
 
+/*
+ * read_secret - a key file into one allocation (no copies left behind by
+ * a growing buffer), NUL-terminated; give it back with free_secret.
+ */
+char *
+read_secret(const char *path, size_t max, size_t *lenp)
+{
+	struct stat	 st;
+	char		*p;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if ((uint64_t)st.st_size > max)
+		e = EFBIG;
+	else
+		e = 0;
+	if (e != 0) {
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	p = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size &&
+	    (n = read(fd, p + off, (size_t)st.st_size - off)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			e = errno;
+			close(fd);
+			free_secret(p, (size_t)st.st_size + 1);
+			errno = e;
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	p[off] = '\0';
+	*lenp = off;
+	return p;
+}
+
+/* free_secret - wipe, then free */
+void
+free_secret(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
 uint64_t
 now_ms(void)
 {

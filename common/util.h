@@ -56,6 +56,8 @@ int	 fsync_dir(const char *);
 int	 fsync_dir_at(int, const char *);
 int	 mkdir_p(const char *, mode_t);
 char	*read_file(const char *, size_t max, size_t *lenp);
+char	*read_secret(const char *, size_t max, size_t *lenp);
+void	 free_secret(void *, size_t);
 uint64_t now_ms(void);
 
 #endif

@@ -94,6 +94,7 @@ job_free(struct job *j)
 		free(j->r[i].diag);
 	free(j->r);
 	free(j->sender);
+	free(j->prepend);
 	free(j);
 	dd.njobs--;
 }
@@ -270,6 +271,24 @@ get_rcpts(struct ipc_msg *m, struct job *j)
 	return 0;
 }
 
+/* get_prepend - the header made at commit (DKIM-Signature), if any */
+static int
+get_prepend(struct ipc_msg *m, struct job *j)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	if (ipc_get_blob(m, &p, &n) == -1)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (memchr(p, '\0', n) != NULL ||
+	    !spool_prepend_ok((const char *)p, n))
+		return -1;
+	j->prepend = xstrndup((const char *)p, n);
+	return 0;
+}
+
 static int
 on_job(struct ipc_peer *p, struct ipc_msg *m)
 {
@@ -285,6 +304,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 	    ipc_get_str(m, sender, sizeof(sender)) == -1 ||
 	    ipc_get_u64(m, &j->body_off) == -1 ||
 	    ipc_get_u64(m, &j->body_len) == -1 || get_rcpts(m, j) == -1 ||
+	    get_prepend(m, j) == -1 ||
 	    ipc_get_end(m) == -1 || !spool_id_ok(j->msgid) ||
 	    !mailaddr_domain_ok(domain)) {
 		job_free(j);

@@ -75,6 +75,7 @@ struct job {
 	char		 esmtp[160];
 	char		 skey[SKEY_MAX + 1];	/* shaping key it went under */
 	char		 tls[96];	/* "TLSv1.3:cipher", "" in clear */
+	char		*prepend;	/* DKIM-Signature made at commit */
 };
 
 struct dest {

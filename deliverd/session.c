@@ -998,6 +998,10 @@ fill_body(struct session *s)
 	size_t		 i, k = 0;
 	ssize_t		 n;
 
+	/* The DKIM-Signature made at commit goes first, where wanted. */
+	if (s->body_sent == 0 && j->prepend != NULL &&
+	    config_dkim_wanted(dd.d.cfg, dd.vm, s->dq->domain))
+		evbuffer_add(out, j->prepend, strlen(j->prepend));
 	if (want == 0)
 		return 0;
 	n = pread(j->fd, in, want, (off_t)(j->body_off + s->body_sent));

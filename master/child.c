@@ -7,7 +7,10 @@
  *               for 1 s or more, else after a delay that doubles from
  *               100 ms to 30 s), stop them in order at shutdown (smtpd
  *               first, so queued is still there to commit the
- *               transactions smtpd finishes).
+ *               transactions smtpd finishes).  On reload each daemon
+ *               gets the new configuration; smtpd first gets the TLS
+ *               certificate and key files it can no longer read itself
+ *               (tlsfiles.c).
  * Used by:      ternd.
  * Trust:        children may misbehave; their frames go through the
  *               dispatch table like any peer's.
@@ -50,11 +53,11 @@ on_config_reply(struct ipc_peer *p, struct ipc_msg *m)
 
 static const struct ipc_handler child_handlers[] = {
 	{ IPC_CHILD_CONFIG_OK, RB(ROLE_SMTPD) | RB(ROLE_QUEUED) |
-	    RB(ROLE_DELIVERD) | RB(ROLE_SHAPERD) | RB(ROLE_BOUNCD), IPC_FD_NO,
-	    on_config_reply },
+	    RB(ROLE_DELIVERD) | RB(ROLE_SHAPERD) | RB(ROLE_BOUNCD) |
+	    RB(ROLE_DKIMD), IPC_FD_NO, on_config_reply },
 	{ IPC_CHILD_CONFIG_FAIL, RB(ROLE_SMTPD) | RB(ROLE_QUEUED) |
-	    RB(ROLE_DELIVERD) | RB(ROLE_SHAPERD) | RB(ROLE_BOUNCD), IPC_FD_NO,
-	    on_config_reply },
+	    RB(ROLE_DELIVERD) | RB(ROLE_SHAPERD) | RB(ROLE_BOUNCD) |
+	    RB(ROLE_DKIMD), IPC_FD_NO, on_config_reply },
 };
 
 static void
@@ -212,6 +215,9 @@ child_send_config(struct child *c)
 
 	if (c->link == NULL || c->pid == 0)
 		return;
+	/* smtpd cannot read key files any more: ternd reads them. */
+	if (c->role == ROLE_SMTPD)
+		tlsfiles_send(c->link, td.cfg);
 	if ((fd = fcntl(td.memfd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_warn("dup");
 		return;
@@ -251,6 +257,27 @@ child_signal_next(void)
 			if (kill(td.children[i]->pid, SIGTERM) == -1)
 				log_warn("kill %s", td.children[i]->label);
 		}
+}
+
+/*
+ * child_restart - stop the running daemon called name; child_reaped
+ * starts it again after the shortest delay (it counts as stable)
+ */
+void
+child_restart(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < td.nchildren; i++) {
+		struct child *c = td.children[i];
+
+		if (strcmp(c->name, name) != 0 || c->retired || c->pid == 0)
+			continue;
+		log_info("restarting %s", c->label);
+		c->started_ms = 0;
+		if (kill(c->pid, SIGTERM) == -1)
+			log_warn("kill %s", c->label);
+	}
 }
 
 /* child_add - a new entry in the table (not started) */

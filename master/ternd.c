@@ -134,6 +134,7 @@ ternd_reload(char **errtext)
 	struct tern_config *cfg;
 	int		   fd;
 	unsigned	   i;
+	bool		   dkim;
 
 	if ((cfg = load(&fd, errtext)) == NULL) {
 		char *line, *save = NULL, *copy = xstrdup(*errtext);
@@ -164,12 +165,16 @@ ternd_reload(char **errtext)
 		    "ternd restarts");
 	close(td.memfd);
 	td.memfd = fd;
+	/* dkimd reads keys only as root, at start: a new one reads them. */
+	dkim = td.cfg->ndkeys > 0 || cfg->ndkeys > 0;
 	config_free(td.cfg);
 	td.cfg = cfg;
 	log_info("reload: configuration %.12s loaded", cfg->hash);
 	for (i = 0; i < td.nchildren; i++)
 		child_send_config(td.children[i]);
 	child_sync_vmtas();
+	if (dkim)
+		child_restart("dkimd");
 	return 0;
 }
 
@@ -300,6 +305,7 @@ setup_children(void)
 	child_add("queued", ROLE_QUEUED, false, 3, NULL);
 	child_add("shaperd", ROLE_SHAPERD, false, 3, NULL);
 	child_add("smtpd", ROLE_SMTPD, true, 1, NULL);
+	child_add("dkimd", ROLE_DKIMD, false, 4, NULL);
 	for (i = 0; i < td.nchildren; i++)
 		child_spawn(td.children[i]);
 	child_sync_vmtas();
@@ -333,6 +339,8 @@ ternd_main(int argc, char **argv)
 		usage();
 	log_init("ternd", td.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	/* Certificates and keys must parse, at start and at every reload. */
+	config_check_files = true;
 	if ((td.cfg = load(&td.memfd, &err)) == NULL) {
 		dprintf(STDERR_FILENO, "%s", err);
 		fatalx("configuration not valid");

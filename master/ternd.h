@@ -72,8 +72,12 @@ void	 child_signal_next(void);
 struct child *child_add(const char *name, enum ipc_role, bool listeners,
 	    int stop_order, const char *vmta);
 void	 child_sync_vmtas(void);
+void	 child_restart(const char *name);
 
 /* ctl.c */
 void	 ctl_init(void);
+
+/* tlsfiles.c */
+void	 tlsfiles_send(struct ipc_peer *, const struct tern_config *);
 
 #endif

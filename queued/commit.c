@@ -7,9 +7,11 @@
  *               (O_EXCL|O_NOFOLLOW 0600); the envelope head
  *               (V I A S C H R... B) written; a dup of the fd goes to
  *               smtpd, which appends the body.  Nothing is durable.
- *   COMMIT      the envelope must be as we wrote it; patch B's body
- *               length (end = the shared file offset), append the tail
- *               (M L J Z), cut the file there.
+ *   COMMIT      the envelope must be as we wrote it; the body ends at
+ *               the shared file offset.  A message to be DKIM-signed
+ *               waits for dkimd here (dkim.c, at most 2 s), still
+ *               in S1.  Then patch B's body length, append the tail
+ *               (M L J [K] Z), cut the file there.
  *   (batch) S2  spool-sync syncfs: one syncfs(2) for the whole batch;
  *               fsync: fdatasync each file.  Files complete and durable.
  *               rename tmp/<id> -> new/<id> for each
@@ -251,13 +253,10 @@ max_size_anywhere(void)
 	return m;
 }
 
-/* finish_file - patch the body length, append the tail, fdatasync */
+/* check_file - the body's length, the envelope as we wrote it */
 static int
-finish_file(struct rx *rx)
+check_file(struct rx *rx)
 {
-	struct buf	 tail;
-	char		 blen[17];
-	int		 r = -1;
 	off_t		 end;
 	uint64_t	 lim;
 
@@ -299,6 +298,18 @@ finish_file(struct rx *rx)
 		errno = EFBIG;
 		return -1;
 	}
+	return 0;
+}
+
+/* finish_file - patch the body length, append the tail, cut the file */
+static int
+finish_file(struct rx *rx)
+{
+	struct buf	 tail;
+	char		 blen[17];
+	int		 r = -1;
+	off_t		 end = rx->env.body_off + (off_t)rx->size;
+
 	spool_blen_fmt(rx->size, blen);
 	buf_init(&tail, SPOOL_REC_MAX * 4);
 	if (pwrite(rx->fd, blen, 16, rx->env.blen_off) == 16 &&
@@ -329,19 +340,42 @@ rx_commit(struct ipc_peer *p, struct ipc_msg *m)
 		return -1;
 	vmta_resolve(want, rx->env.vmta, rx->env.pool);
 	tern_strlcpy(rx->env.job, job, sizeof(rx->env.job));
-	if (finish_file(rx) == -1) {
+	if (check_file(rx) == -1) {
 		log_warn("%s: finishing the queue file", rx->env.id);
 		reply_str(p, IPC_QUEUED_COMMIT_FAIL, rx->reqid,
 		    "451 4.3.0 Temporary queue failure");
 		rx_free(rx, true);
 		return 0;
 	}
-	/* Into the batch; the commit event runs after pending input. */
+	/* Off the peer's list: the commit goes on if the peer goes. */
 	{
 		struct peer_state *ps = p->arg;
 		TAILQ_REMOVE(&ps->rxs, rx, entry);
 	}
 	rx->committing = true;
+	/* Signed first when it should be (dkim.c calls commit_enqueue). */
+	if (dkim_start(rx) == 0)
+		return 0;
+	commit_enqueue(rx);
+	return 0;
+}
+
+/*
+ * commit_enqueue - the tail (with K, the DKIM-Signature, if any), then
+ * into the batch; the commit event runs after pending input
+ */
+void
+commit_enqueue(struct rx *rx)
+{
+	if (finish_file(rx) == -1) {
+		log_warn("%s: finishing the queue file", rx->env.id);
+		if (rx->peer != NULL)
+			reply_str(rx->peer, IPC_QUEUED_COMMIT_FAIL, rx->reqid,
+			    "451 4.3.0 Temporary queue failure");
+		rx->peer = NULL;	/* already off the peer's list */
+		rx_free(rx, true);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&qd.batch, rx, entry);
 	qd.nbatch++;
 	if (qd.nbatch == 1) {
@@ -352,7 +386,6 @@ rx_commit(struct ipc_peer *p, struct ipc_msg *m)
 		} else
 			event_active(qd.ev_commit, EV_TIMEOUT, 0);
 	}
-	return 0;
 }
 
 /* rx_abort - MSG_ABORT: smtpd gave up (error, client gone) */
@@ -390,6 +423,7 @@ rx_peer_gone(struct ipc_peer *p)
 	TAILQ_FOREACH(b, &qd.batch, entry)
 		if (b->peer == p)
 			b->peer = NULL;
+	dkim_peer_gone(p);
 }
 
 /*

@@ -115,6 +115,9 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 	tern_strlcpy(m->vmta, e->vmta, sizeof(m->vmta));
 	tern_strlcpy(m->pool, e->pool, sizeof(m->pool));
 	tern_strlcpy(m->job, e->job, sizeof(m->job));
+	/* K stays in the file (read at dispatch): 2 bytes, not ~500. */
+	if (e->prepend != NULL)
+		m->prepend_len = (uint16_t)strlen(e->prepend);
 	return m;
 }
 

@@ -132,6 +132,7 @@ queued_main(int argc, char **argv)
 	    O_CLOEXEC)) == -1)
 		fatal("open %s", qd.d.cfg->spool_dir);
 	commit_init();
+	dkim_init();
 	recycle_init();
 	sched_init();
 	acct_open();
@@ -148,7 +149,8 @@ queued_main(int argc, char **argv)
 	    on_accept, NULL);
 	event_add(qd.ev_listen, NULL);
 	daemon_run(&qd.d);
-	/* A batch still pending commits before we go. */
+	/* Commits still waiting for dkimd go unsigned, then the batch. */
+	dkim_drain();
 	if (qd.nbatch > 0)
 		event_base_loop(qd.d.base, EVLOOP_NONBLOCK);
 	acct_close();

@@ -54,6 +54,7 @@ struct msg {
 	struct msg_rcpt	*rcpts;
 	char		*sender;
 	char		*srcmta;	/* "helo (ip)" for accounting */
+	uint16_t	 prepend_len;	/* K's length; read at dispatch */
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	char		 pool[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
@@ -144,6 +145,18 @@ struct rx {
 	struct buf	 head;		/* what we wrote; checked at commit */
 };
 
+/* A commit waiting for its DKIM signature (dkim.c). */
+struct sigreq {
+	TAILQ_ENTRY(sigreq) link;
+	uint64_t	 reqid;
+	struct rx	*rx;
+	int		 fd;		/* tmp/<id>, opened read-only */
+	uint64_t	 deadline;	/* ms: then committed unsigned */
+	bool		 sent;		/* to the dkimd link now up */
+	char		 sel[CFG_NAME_MAX + 1];
+	char		 dom[MAILADDR_DOMAIN_MAX + 1];
+};
+
 struct peer_state {
 	TAILQ_HEAD(, rx) rxs;
 	/* deliverd peers */
@@ -196,6 +209,16 @@ struct queued {
 	uint64_t	 acct_size;
 	time_t		 acct_opened;
 	struct buf	 acct_buf;
+	/* DKIM signing at commit (dkim.c) */
+	struct ipc_peer	*dkimd;
+	struct event	*ev_dkimd;	/* redial */
+	unsigned	 dkimd_ms;
+	uint64_t	 dkimd_down;	/* ms since the link is down, 0: up */
+	struct event	*ev_sign;	/* the oldest request's deadline */
+	TAILQ_HEAD(, sigreq) sigreqs;
+	unsigned	 nsigreqs;
+	uint64_t	 sign_seq;
+	uint64_t	 n_signed, n_unsigned;
 	/* index */
 	MDB_env		*mdb;
 	MDB_dbi		 dbi;
@@ -212,6 +235,13 @@ int	 rx_commit(struct ipc_peer *, struct ipc_msg *);
 int	 rx_abort(struct ipc_peer *, struct ipc_msg *);
 void	 rx_peer_gone(struct ipc_peer *);
 void	 commit_init(void);
+void	 commit_enqueue(struct rx *);
+
+/* dkim.c */
+void	 dkim_init(void);
+int	 dkim_start(struct rx *);
+void	 dkim_peer_gone(struct ipc_peer *);
+void	 dkim_drain(void);
 
 /* queue.c */
 struct msg *msg_from_env(const struct spool_env *, uint64_t size);

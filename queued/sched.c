@@ -26,6 +26,7 @@
  * See:          queued(8), tern-spool(5).
  */
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,6 +162,35 @@ open_msg(const struct msg *m, int flags)
 	return openat(qd.spool_fd, path, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/*
+ * read_prepend - the K record (the DKIM-Signature) from the end of the
+ * file: K, its length, the text, then the empty Z.  0 when there is
+ * none; a K that is not where it should be is logged and left out.
+ */
+static size_t
+read_prepend(int fd, const struct msg *m, char *k)
+{
+	struct stat	 st;
+	size_t		 n = m->prepend_len;
+	uint8_t		 h[5];
+	off_t		 at;
+
+	if (n == 0)
+		return 0;
+	if (fstat(fd, &st) == -1 || st.st_size < (off_t)n + 15)
+		goto bad;
+	at = st.st_size - 5 - (off_t)n - 5;
+	if (pread(fd, h, 5, at) != 5 || h[0] != 'K' || h[1] != (n & 0xff) ||
+	    h[2] != (n >> 8) || h[3] != 0 || h[4] != 0 ||
+	    pread(fd, k, n, at + 5) != (ssize_t)n || !spool_prepend_ok(k, n))
+		goto bad;
+	return n;
+bad:
+	log_warnx("%s: the DKIM-Signature (K) cannot be read back; sent "
+	    "without it", m->id);
+	return 0;
+}
+
 /* dispatch - one qentry becomes one job at the vmta's deliverd */
 static int
 dispatch(struct qentry *qe, struct ipc_peer *p)
@@ -195,6 +225,13 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 	for (i = 0; i < j->n; i++) {
 		ipc_put_u32(&o, j->idx[i]);
 		ipc_put_str(&o, m->rcpts[j->idx[i]].addr);
+	}
+	/* The header made at commit (K), sent before the message. */
+	{
+		char	 k[SPOOL_PREPEND_MAX + 1];
+		size_t	 klen = read_prepend(fd, m, k);
+
+		ipc_put_blob(&o, k, klen);
 	}
 	snprintf(key, sizeof(key), "%" PRIx64, j->id);
 	hmap_put(&qd.jobs, key, j);

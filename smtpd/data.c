@@ -1,9 +1,11 @@
 /*
  * data.c - DATA: stream the message into the spool fd queued gave us.
  *
- * Purpose:      prepend our Received header, dot-unstuff, end only at
- *               <CR><LF>.<CR><LF>, strip X-Virtual-MTA and X-Job (and
- *               honour them when the source allows), count Received
+ * Purpose:      prepend our Received header (with ESMTPS/ESMTPA/ESMTPSA
+ *               per RFC 3848 and the TLS cipher), dot-unstuff, end only
+ *               at <CR><LF>.<CR><LF>, strip X-Virtual-MTA and X-Job (and
+ *               honour them when the source allows; for an authenticated
+ *               user, only the user's virtual-mtas), count Received
  *               headers, enforce the size limit while streaming, then ask
  *               queued to commit and reply 250 only once it says the
  *               message is durable.
@@ -120,6 +122,30 @@ job_ok(const char *s)
 	return true;
 }
 
+/*
+ * xvmta - an X-Virtual-MTA value.  An authenticated user's header is
+ * always looked at: a name outside the user's virtual-mtas fails the
+ * transaction at the final dot (550 5.7.1).  Otherwise it counts when
+ * the source allows it, and an unknown name leaves the default in force.
+ */
+static void
+xvmta(struct session *s, const char *v)
+{
+	struct tx *t = &s->tx;
+
+	if (s->authed && !auth_vmta_allowed(s, v)) {
+		if (t->error == TXE_NONE)
+			log_info("%016llx auth user=%s: X-Virtual-MTA \"%s\" "
+			    "not allowed, client=%s", (unsigned long long)s->id,
+			    s->auth_user, v, s->ip);
+		tx_error(s, TXE_VMTA);
+		return;
+	}
+	if ((s->pol.xvmta || s->authed) && config_name_ok(v) &&
+	    config_vmta_or_pool(smtpd.d.cfg, v))
+		tern_strlcpy(t->vmta, v, sizeof(t->vmta));
+}
+
 /* header_flush - emit the pending header, or consume ours */
 static void
 header_flush(struct session *s)
@@ -132,10 +158,7 @@ header_flush(struct session *s)
 	switch (t->hkind) {
 	case HK_XVMTA:
 		header_value(t, v, SPOOL_NAME_MAX + 1);
-		/* An unknown name leaves the source's default in force. */
-		if (s->pol.xvmta && config_name_ok(v) &&
-		    config_vmta_or_pool(smtpd.d.cfg, v))
-			tern_strlcpy(t->vmta, v, sizeof(t->vmta));
+		xvmta(s, v);
 		break;
 	case HK_XJOB:
 		header_value(t, v, sizeof(v));
@@ -226,6 +249,8 @@ error_reply(enum tx_error e)
 		return "451 4.3.0 Local error writing the message";
 	case TXE_QUEUE:
 		return "451 4.3.0 Queue unavailable, try again later";
+	case TXE_VMTA:
+		return "550 5.7.1 X-Virtual-MTA not allowed for this user";
 	default:
 		return "451 4.3.0 Local error";
 	}
@@ -252,7 +277,8 @@ data_end(struct session *s)
 	t->fd = -1;
 	ipc_out_begin(&o, IPC_SMTPD_MSG_COMMIT, session_reqid(s));
 	ipc_put_str(&o, t->id);
-	ipc_put_str(&o, t->vmta[0] ? t->vmta : s->defvmta);
+	ipc_put_str(&o, t->vmta[0] ? t->vmta : s->authed ?
+	    auth_default_vmta(s) : s->defvmta);
 	ipc_put_str(&o, t->job);
 	ipc_put_u64(&o, t->size);
 	ipc_send(smtpd.queued, &o, -1);
@@ -285,6 +311,18 @@ data_line(struct session *s, const char *p, size_t n, bool crlf)
 	return 0;
 }
 
+/* with_protocol - RFC 3848: ESMTP, plus S for TLS and A for AUTH */
+static const char *
+with_protocol(const struct session *s)
+{
+	static const char *const p[] = { "ESMTP", "ESMTPA", "ESMTPS",
+	    "ESMTPSA" };
+
+	if (!s->esmtp)
+		return "SMTP";
+	return p[(s->tls_up ? 2 : 0) + (s->authed ? 1 : 0)];
+}
+
 /* data_opened - queued created the file: write Received, send 354 */
 void
 data_opened(struct session *s, const char *id, int fd)
@@ -301,9 +339,11 @@ data_opened(struct session *s, const char *id, int fd)
 	t->in_headers = true;
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	evbuffer_add_printf(t->out, "Received: from %s ([%s])\r\n"
-	    "\tby %s (Tern) with %s id %s;\r\n\t%s\r\n", s->helo, s->ip,
-	    smtpd.d.cfg->host_name, s->esmtp ? "ESMTP" : "SMTP", id, date);
+	evbuffer_add_printf(t->out, "Received: from %s ([%s])\r\n", s->helo,
+	    s->ip);
+	tls_received_clause(s, t->out);
+	evbuffer_add_printf(t->out, "\tby %s (Tern) with %s id %s;\r\n"
+	    "\t%s\r\n", smtpd.d.cfg->host_name, with_protocol(s), id, date);
 	s->state = ST_DATA;
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	session_resume(s);

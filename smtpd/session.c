@@ -4,12 +4,17 @@
  * Purpose:      greet, read lines (CRLF or bare LF, at most
  *               SMTP_CMD_LINE_MAX), dispatch each command through a table,
  *               enforce the order of commands and the limits of the
- *               client's source block, hold input while queued is asked
- *               something (so pipelined commands stay in order).
+ *               client's source block and listener (require-starttls,
+ *               require-auth, relaying), hold input while queued is
+ *               asked something, while a password is hashed or a 535 is
+ *               delayed, and while STARTTLS switches the connection
+ *               (so pipelined commands stay in order, and none sent in
+ *               clear survives into TLS).
  * Used by:      smtpd.
  * Trust:        every byte is hostile.  Lines are bounded; an overlong
  *               line is answered once and skipped; a client that keeps
- *               erring is disconnected after SMTP_MAX_ERRORS.
+ *               erring is disconnected after SMTP_MAX_ERRORS.  AUTH
+ *               response lines go to auth.c, never to the command table.
  * Spool access: none.
  * See:          smtpd(8).
  */
@@ -24,6 +29,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
 
 #include "log.h"
 #include "smtp_cmd.h"
@@ -56,13 +63,13 @@ void
 session_flush(struct session *s)
 {
 	struct evbuffer	*bout = bufferevent_get_output(s->bev);
-	int		 fd = bufferevent_getfd(s->bev);
 
 	if (evbuffer_get_length(s->out) == 0)
 		return;
-	if (evbuffer_get_length(bout) == 0)
+	/* In TLS, everything goes through the TLS bufferevent. */
+	if (!s->tls && evbuffer_get_length(bout) == 0)
 		while (evbuffer_get_length(s->out) > 0 &&
-		    evbuffer_write(s->out, fd) > 0)
+		    evbuffer_write(s->out, s->fd) > 0)
 			;
 	if (evbuffer_get_length(s->out) > 0)
 		bufferevent_write_buffer(s->bev, s->out);
@@ -71,9 +78,18 @@ session_flush(struct session *s)
 static void
 session_free(struct session *s)
 {
+	SSL *ssl;
+
 	tx_reset(s);
+	auth_forget(s);
 	smtpd_session_gone(s);
-	bufferevent_free(s->bev);
+	/* An orderly end in TLS: say close_notify, best effort. */
+	if (s->tls_up && s->closing &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		SSL_shutdown(ssl);
+	bufferevent_free(s->bev);	/* in TLS, closes the fd too */
+	if (!s->tls)
+		close(s->fd);
 	evbuffer_free(s->out);
 	if (s->ev_close != NULL)
 		event_free(s->ev_close);
@@ -129,14 +145,30 @@ count_from_ip(const char *ip)
 	return n;
 }
 
+/* session_set_bev - s talks through bev from now on (new, or TLS) */
 void
-session_new(int fd, struct sockaddr *sa, int socklen)
+session_set_bev(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	bufferevent_setcb(bev, session_read, session_write, session_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, SMTP_INPUT_HIWAT);
+	timeouts(s);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void
+session_new(int fd, struct sockaddr *sa, int socklen, unsigned lis)
 {
 	struct session	*s;
+	struct bufferevent *bev;
 	int		 one = 1;
 
 	s = xcalloc(1, sizeof(*s));
 	s->id = ++smtpd.next_id;
+	s->fd = fd;
+	s->lis = lis < smtpd.nlis ? lis : 0;
+	s->lis_require_tls = smtpd.lis[s->lis].require_starttls;
+	s->lis_auth_plain = smtpd.lis[s->lis].auth_without_tls;
 	memcpy(&s->ss, sa, (size_t)socklen < sizeof(s->ss) ?
 	    (size_t)socklen : sizeof(s->ss));
 	if (sa->sa_family == AF_INET)
@@ -157,9 +189,8 @@ session_new(int fd, struct sockaddr *sa, int socklen)
 	s->out = evbuffer_new();
 	buf_init(&s->tx.hdr, SMTP_HDR_MAX);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->bev = bufferevent_socket_new(smtpd.d.base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
+	/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS replaces it on the same fd. */
+	if ((bev = bufferevent_socket_new(smtpd.d.base, fd, 0)) == NULL) {
 		close(fd);
 		evbuffer_free(s->out);
 		free(s);
@@ -168,11 +199,7 @@ session_new(int fd, struct sockaddr *sa, int socklen)
 	TAILQ_INSERT_TAIL(&smtpd.sessions, s, entry);
 	smtpd.nsessions++;
 	s->slot = smtpd_slot_alloc(s);
-	bufferevent_setcb(s->bev, session_read, session_write, session_event,
-	    s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIWAT);
-	timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_set_bev(s, bev);
 	log_debug("%016llx smtp connected address=%s", (unsigned long long)s->id,
 	    s->ip);
 	if (!s->pol.service) {
@@ -290,6 +317,10 @@ cmd_helo(struct session *s, const char *args, bool esmtp)
 		evbuffer_add_printf(out, "250-SIZE %llu\r\n",
 		    (unsigned long long)s->pol.max_message_size);
 	evbuffer_add_printf(out, "250-8BITMIME\r\n");
+	if (tls_offered(s))
+		evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	if (auth_offered(s))
+		evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
 	evbuffer_add_printf(out, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
@@ -322,6 +353,15 @@ cmd_mail(struct session *s, const char *args)
 	if (smtpd.d.stopping) {
 		session_reply(s, "421 4.3.2 Service shutting down");
 		session_close(s, "shutdown");
+		return;
+	}
+	if (session_require_tls(s) && !s->tls) {
+		session_reply(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first");
+		return;
+	}
+	if (s->pol.require_auth && !s->authed) {
+		session_reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (smtp_parse_mail(args, &m, &reply) == -1) {
@@ -361,7 +401,8 @@ cmd_rcpt(struct session *s, const char *args)
 		s->nerrors++;
 		return;
 	}
-	if (!s->pol.relay) {
+	/* An authenticated client may always relay. */
+	if (!s->pol.relay && !s->authed) {
 		session_reply(s, "550 5.7.1 <%s@%s>: Relay access denied",
 		    r.addr.local, r.addr.domain);
 		s->nerrors++;
@@ -424,6 +465,42 @@ cmd_data(struct session *s, const char *args)
 	s->waiting = true;
 }
 
+/* session_require_tls - the listener or the source wants TLS first */
+bool
+session_require_tls(const struct session *s)
+{
+	return s->lis_require_tls || s->pol.require_starttls;
+}
+
+/*
+ * cmd_starttls - RFC 3207.  The switch itself happens once the 220 is
+ * written and the loop reading commands has stopped (tls_start): any
+ * input already buffered behind this line is then discarded.
+ */
+static void
+cmd_starttls(struct session *s, const char *args)
+{
+	if (*args != '\0') {
+		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		s->nerrors++;
+		return;
+	}
+	if (s->tls) {
+		session_reply(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (!tls_offered(s)) {
+		session_reply(s, "502 5.5.1 STARTTLS not available");
+		return;
+	}
+	if (s->state == ST_RCPT) {
+		session_reply(s, "503 5.5.1 MAIL transaction in progress");
+		return;
+	}
+	session_reply(s, "220 2.0.0 Ready to start TLS");
+	s->tls_starting = true;
+}
+
 static void
 cmd_rset(struct session *s, const char *args)
 {
@@ -472,8 +549,8 @@ static const struct {
 	{ SMTP_DATA, cmd_data }, { SMTP_RSET, cmd_rset },
 	{ SMTP_NOOP, cmd_noop }, { SMTP_QUIT, cmd_quit },
 	{ SMTP_VRFY, cmd_vrfy }, { SMTP_EXPN, cmd_not_impl },
-	{ SMTP_HELP, cmd_help }, { SMTP_STARTTLS, cmd_not_impl },
-	{ SMTP_AUTH, cmd_not_impl }, { SMTP_BDAT, cmd_not_impl },
+	{ SMTP_HELP, cmd_help }, { SMTP_STARTTLS, cmd_starttls },
+	{ SMTP_AUTH, cmd_auth }, { SMTP_BDAT, cmd_not_impl },
 };
 
 static void
@@ -542,7 +619,11 @@ one_line(struct session *s, struct evbuffer *in)
 	}
 	if (memchr(p, '\0', n) != NULL) {
 		evbuffer_drain(in, n);
-		session_reply(s, "500 5.5.2 Error: NUL byte in command");
+		if (s->auth_step != AUTH_NONE)
+			auth_abort(s, "501 5.5.2 NUL byte in AUTH response");
+		else
+			session_reply(s, "500 5.5.2 Error: NUL byte in "
+			    "command");
 		s->nerrors++;
 		return 1;
 	}
@@ -552,27 +633,39 @@ one_line(struct session *s, struct evbuffer *in)
 
 		memcpy(line, p, n - (crlf ? 2 : 1) + 1);
 		evbuffer_drain(in, n);
-		command(s, line);
+		if (s->auth_step != AUTH_NONE)
+			auth_line(s, line);	/* an AUTH response */
+		else
+			command(s, line);
+		explicit_bzero(line, sizeof(line));
 	}
 	return 1;
+}
+
+/* held - input waits: for queued, a delayed AUTH reply, the TLS switch */
+static bool
+held(const struct session *s)
+{
+	return s->waiting || s->closing || s->auth_wait || s->tls_starting;
 }
 
 static void
 process_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-
-	while (!s->waiting && !s->closing) {
+	while (!held(s)) {
 		if (s->nerrors >= SMTP_MAX_ERRORS) {
 			session_reply(s, "421 4.7.0 %s Too many errors",
 			    smtpd.d.cfg->host_name);
 			session_close(s, "too many errors");
 			return;
 		}
-		if (one_line(s, in) == 0)
+		if (one_line(s, bufferevent_get_input(s->bev)) == 0)
 			break;
 	}
-	session_flush(s);
+	if (s->tls_starting && !s->closing)
+		tls_start(s);		/* flushes the 220 in clear first */
+	else
+		session_flush(s);
 	if (!s->closing)
 		timeouts(s);
 }
@@ -602,6 +695,8 @@ session_write(struct bufferevent *bev, void *arg)
 
 	if (s->closing)
 		session_free(s);
+	else if (s->tls_starting)
+		tls_start(s);		/* the 220 is out now */
 }
 
 static void
@@ -609,6 +704,10 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		tls_established(s);	/* the TLS handshake is done */
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->closing) {
 			session_free(s);
@@ -620,6 +719,8 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* EOF or error: whatever transaction was open is abandoned. */
+	if (s->tls && (what & BEV_EVENT_ERROR))
+		tls_log_error(s);
 	log_debug("%016llx smtp disconnected reason=%s",
 	    (unsigned long long)s->id, what & BEV_EVENT_EOF ? "eof" : "error");
 	if (s->waiting) {

@@ -7,7 +7,8 @@
  *               replies to the waiting session by request id, and stop
  *               gracefully: stop accepting, let open transactions finish,
  *               exit when the last session is gone or the shutdown
- *               timeout passes.
+ *               timeout passes.  Before the privileges are dropped, the
+ *               TLS certificates and keys are read (tls.c).
  * Used by:      smtpd.
  * Trust:        replies from queued are checked field by field.
  * Spool access: none.
@@ -92,7 +93,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		return;
 	}
-	session_new(fd, sa, socklen);
+	session_new(fd, sa, socklen, (unsigned)(uintptr_t)arg);
 }
 
 static void
@@ -281,19 +282,25 @@ smtpd_reload(struct tern_config *cfg, const char **why)
 	/*
 	 * Sessions keep copies of what they use, so the old configuration
 	 * can be freed at once.  Listeners are ternd's: a changed
-	 * smtp-listener takes a restart (ternd says so).
+	 * smtp-listener takes a restart (ternd says so).  Certificates are
+	 * read again; one that does not load leaves the old one in force.
 	 */
+	tls_reload(cfg);
 	return 0;
 }
 
-/* bind_own_listeners - standalone only (ternd binds otherwise) */
+/*
+ * prejail - still root: the TLS certificates and keys; standalone, also
+ * the listening sockets (ternd binds them otherwise).
+ */
 static void
-bind_own_listeners(struct daemon *d, bool under_ternd)
+prejail(struct daemon *d, bool under_ternd)
 {
 	struct tern_config *cfg = smtpd.d.cfg;
 	unsigned	    i;
 	int		    fd, one = 1;
 
+	tls_init(cfg);			/* keys: while still root */
 	if (under_ternd)
 		return;
 	for (i = 0; i < cfg->nlisteners && i < nitems(smtpd.d.listen_fds);
@@ -326,14 +333,17 @@ smtpd_main(int argc, char **argv)
 	smtpd.d.role = ROLE_SMTPD;
 	smtpd.d.reload = smtpd_reload;
 	smtpd.d.shutdown = smtpd_stop;
-	smtpd.d.prejail = bind_own_listeners;
+	smtpd.d.prejail = prejail;
+	smtpd.d.master_extra = tls_master_handlers;
+	smtpd.d.nmaster_extra = tls_nmaster_handlers;
 	TAILQ_INIT(&smtpd.sessions);
 	daemon_init(&smtpd.d, argc, argv);
 	for (i = 0; i < smtpd.d.nlisten; i++) {
 		evutil_make_socket_nonblocking(smtpd.d.listen_fds[i]);
+		/* The index names the listener's settings (smtpd.lis). */
 		smtpd.listeners[i] = evconnlistener_new(smtpd.d.base,
-		    on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-		    -1, smtpd.d.listen_fds[i]);
+		    on_accept, (void *)(uintptr_t)i, LEV_OPT_CLOSE_ON_FREE |
+		    LEV_OPT_CLOSE_ON_EXEC, -1, smtpd.d.listen_fds[i]);
 		if (smtpd.listeners[i] == NULL)
 			fatalx("evconnlistener_new");
 		evconnlistener_set_error_cb(smtpd.listeners[i],

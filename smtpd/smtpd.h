@@ -1,7 +1,8 @@
 /*
  * smtpd.h - the SMTP receiver: shared declarations.
  *
- * Purpose:      sessions, transactions, the link to queued.
+ * Purpose:      sessions, transactions, the link to queued, the
+ *               listeners' TLS contexts, AUTH state.
  * Used by:      smtpd only.
  * Trust:        everything arriving on a session is hostile.
  * Spool access: none: queued hands over one writable fd per message.
@@ -16,6 +17,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -46,7 +49,8 @@ enum tx_error {
 	TXE_LINE,
 	TXE_HOPS,
 	TXE_IO,
-	TXE_QUEUE
+	TXE_QUEUE,
+	TXE_VMTA		/* X-Virtual-MTA not allowed for the user */
 };
 
 enum hdr_kind { HK_NORMAL, HK_XVMTA, HK_XJOB };
@@ -69,6 +73,33 @@ struct tx {
 	char		 job[SPOOL_JOB_MAX + 1];
 };
 
+/* Where an AUTH exchange stands (auth.c). */
+enum auth_step {
+	AUTH_NONE,		/* lines are commands */
+	AUTH_PLAIN,		/* 334 sent, waiting for the PLAIN response */
+	AUTH_LOGIN_USER,	/* 334 Username: sent */
+	AUTH_LOGIN_PASS		/* 334 Password: sent */
+};
+
+#define AUTH_USER_MAX		128	/* config: smtp-users names */
+#define AUTHQ_HASH_MAX		255	/* config: hashes are <= 200 */
+#define AUTH_DECODED_MAX	512	/* any decoded AUTH response */
+
+/*
+ * One listening socket, as smtpd knows it: the settings of its
+ * smtp-listener entry and the TLS context made from its certificate
+ * (its own, else smtp-server-tls-certificate).  The SSL_CTX holds the
+ * parsed private key; it lives in smtpd's heap only (tls.c).
+ */
+struct smtpd_listener {
+	char		*text;		/* "ip:port", as configured */
+	bool		 require_starttls;
+	bool		 auth_without_tls;	/* loopback only (config) */
+	char		*cert;		/* the files ctx was made from */
+	char		*key;
+	SSL_CTX		*ctx;		/* NULL: no STARTTLS here */
+};
+
 struct session {
 	TAILQ_ENTRY(session) entry;
 	uint64_t	 id;
@@ -81,6 +112,29 @@ struct session {
 	char		 ip[64];
 	struct src_policy pol;
 	char		 defvmta[SPOOL_NAME_MAX + 1];
+	int		 fd;
+	unsigned	 lis;		/* index into smtpd.lis */
+	bool		 lis_require_tls;	/* copies, as pol */
+	bool		 lis_auth_plain;
+	/* STARTTLS (tls.c) */
+	bool		 tls;		/* s->bev is the TLS bufferevent */
+	bool		 tls_up;	/* handshake done */
+	bool		 tls_starting;	/* 220 sent, switching when drained */
+	char		 tls_proto[16];
+	char		 tls_cipher[64];
+	int		 tls_bits, tls_alg_bits;
+	/* AUTH (auth.c) */
+	enum auth_step	 auth_step;
+	bool		 auth_wait;	/* hashing, or 535 delayed: hold input */
+	bool		 auth_checking;	/* authq is hashing the password */
+	bool		 authed;
+	char		 auth_user[AUTH_USER_MAX + 1];
+	char		 auth_login[AUTH_USER_MAX + 1];	/* LOGIN's user */
+	char		 auth_mech[8];
+	char		 auth_defvmta[SPOOL_NAME_MAX + 1];
+	unsigned	 auth_nvmtas;	/* the user's virtual-mtas (copies) */
+	char		**auth_vmtas;
+	struct event	*ev_auth;
 	enum session_state state;
 	char		 helo[256];
 	bool		 esmtp;
@@ -96,6 +150,8 @@ TAILQ_HEAD(session_list, session);
 struct smtpd {
 	struct daemon	 d;
 	struct session_list sessions;
+	struct smtpd_listener lis[64];
+	unsigned	 nlis;
 	unsigned	 nsessions;
 	struct session	**slots;
 	uint32_t	*gens;
@@ -120,7 +176,7 @@ void	 smtpd_session_gone(struct session *);
 void	 smtpd_stop(void);
 
 /* session.c */
-void	 session_new(int fd, struct sockaddr *, int socklen);
+void	 session_new(int fd, struct sockaddr *, int socklen, unsigned lis);
 void	 session_reply(struct session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 session_close(struct session *, const char *reason);
@@ -128,6 +184,33 @@ void	 session_flush(struct session *);
 void	 session_resume(struct session *);
 void	 session_queue_lost(struct session *);
 void	 tx_reset(struct session *);
+void	 session_set_bev(struct session *, struct bufferevent *);
+bool	 session_require_tls(const struct session *);
+
+/* tls.c */
+void	 tls_init(struct tern_config *);
+void	 tls_reload(struct tern_config *);
+bool	 tls_offered(const struct session *);
+void	 tls_start(struct session *);
+void	 tls_established(struct session *);
+void	 tls_log_error(struct session *);
+void	 tls_received_clause(const struct session *, struct evbuffer *);
+extern const struct ipc_handler tls_master_handlers[];
+extern const size_t tls_nmaster_handlers;
+
+/* auth.c */
+bool	 auth_offered(const struct session *);
+void	 cmd_auth(struct session *, const char *);
+void	 auth_line(struct session *, char *);
+void	 auth_abort(struct session *, const char *reply);
+void	 auth_forget(struct session *);
+bool	 auth_vmta_allowed(const struct session *, const char *);
+const char *auth_default_vmta(const struct session *);
+void	 auth_checked(uint64_t reqid, bool ok);
+
+/* authq.c */
+int	 authq_submit(uint64_t reqid, const char *setting,
+	    const char *expect, const char *pass);
 
 /* data.c */
 int	 data_line(struct session *, const char *line, size_t len,

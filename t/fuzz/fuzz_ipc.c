@@ -16,6 +16,8 @@
  *                 CTL_REQUEST / CTL_REPLY  queued/ctl.c, master, tern
  *                 DELIVERD_READY           queued/sched.c sched_ready
  *                 QUEUED_JOB               deliverd/deliverd.c on_job
+ *                 QUEUED_DKIM_SIGN         dkimd/dkimd.c on_sign
+ *                 DKIMD_SIGNED/SIGN_FAIL   queued/dkim.c
  *                 DELIVERD_RESULT          queued/sched.c sched_result
  *               sched_result checks the count against the job it sent;
  *               here the job is taken to have recipients 0..n-1, with n
@@ -147,6 +149,21 @@ d_id(struct ipc_msg *m)
 	return spool_id_ok(id) ? 0 : -1;
 }
 
+/* deliverd/deliverd.c get_prepend: empty, or a header fit to send */
+static int
+d_prepend(struct ipc_msg *m)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	if (ipc_get_blob(m, &p, &n) == -1)
+		return -1;
+	if (n > 0 && (memchr(p, '\0', n) != NULL ||
+	    !spool_prepend_ok((const char *)p, n)))
+		return -1;
+	return 0;
+}
+
 /* deliverd/deliverd.c get_rcpts + on_job */
 struct jrcpt {
 	uint32_t	 idx;
@@ -180,13 +197,43 @@ d_job(struct ipc_msg *m)
 		    ipc_get_str(m, r[i].addr, sizeof(r[i].addr)) == -1 ||
 		    mailaddr_parse(r[i].addr, &a, &why) == -1)
 			goto out;
-	if (ipc_get_end(m) == -1 || !spool_id_ok(msgid) ||
-	    !mailaddr_domain_ok(domain))
+	if (d_prepend(m) == -1 || ipc_get_end(m) == -1 ||
+	    !spool_id_ok(msgid) || !mailaddr_domain_ok(domain))
 		goto out;
 	rv = 0;
 out:
 	free(r);
 	return rv;
+}
+
+/* dkimd/dkimd.c on_sign */
+static int
+d_sign(struct ipc_msg *m)
+{
+	char	 id[SPOOL_ID_LEN + 1], sel[64 + 1];
+	char	 dom[MAILADDR_DOMAIN_MAX + 1];
+	uint64_t off, len;
+
+	if (ipc_get_str(m, id, sizeof(id)) == -1 ||
+	    ipc_get_str(m, sel, sizeof(sel)) == -1 ||
+	    ipc_get_str(m, dom, sizeof(dom)) == -1 ||
+	    ipc_get_u64(m, &off) == -1 || ipc_get_u64(m, &len) == -1 ||
+	    ipc_get_end(m) == -1 || !spool_id_ok(id))
+		return -1;
+	return 0;
+}
+
+/* queued/dkim.c on_signed: the header must be fit to send */
+static int
+d_signed(struct ipc_msg *m)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	if (ipc_get_blob(m, &p, &n) == -1 || ipc_get_end(m) == -1 ||
+	    memchr(p, '\0', n) != NULL || !spool_prepend_ok((const char *)p, n))
+		return -1;
+	return 0;
 }
 
 /* queued/sched.c sched_result, for a job of recipients 0..n-1 */
@@ -284,6 +331,12 @@ decode(struct ipc_msg *m)
 		return d_job(m);
 	case IPC_DELIVERD_RESULT:
 		return d_result(m);
+	case IPC_QUEUED_DKIM_SIGN:
+		return d_sign(m);
+	case IPC_DKIMD_SIGNED:
+		return d_signed(m);
+	case IPC_DKIMD_SIGN_FAIL:
+		return d_str(m, IPC_STR_MAX + 1);
 	default:
 		return -1;		/* dispatch: "unexpected type" */
 	}

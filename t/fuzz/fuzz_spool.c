@@ -8,7 +8,7 @@
  *               inside the file, at least one recipient, valid id), and
  *               rebuilt with the writer (spool_head_build, the body,
  *               spool_tail_build) it must parse back to the same
- *               envelope.
+ *               envelope (the K record, a header to send, included).
  * Used by:      make fuzz / make fuzz-run, t/70-fuzz-smoke.t.
  * Trust:        the input is arbitrary bytes.
  * Spool access: none (memfds only).
@@ -50,6 +50,11 @@ same(const struct spool_env *a, const struct spool_env *b)
 	    strcmp(a->helo, b->helo) != 0 || a->nrcpt != b->nrcpt ||
 	    a->body_len != b->body_len || strcmp(a->vmta, b->vmta) != 0 ||
 	    strcmp(a->pool, b->pool) != 0 || strcmp(a->job, b->job) != 0)
+		abort();
+	/* K: the same header to send first, or none in both. */
+	if ((a->prepend == NULL) != (b->prepend == NULL) ||
+	    (a->prepend != NULL && (strcmp(a->prepend, b->prepend) != 0 ||
+	    !spool_prepend_ok(a->prepend, strlen(a->prepend)))))
 		abort();
 	for (i = 0; i < a->nrcpt; i++)
 		if (strcmp(a->rcpts[i].addr, b->rcpts[i].addr) != 0 ||

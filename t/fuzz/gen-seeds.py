@@ -133,7 +133,7 @@ def rec(t, data):
 
 
 def qfile(rcpts, body, vmta="mta-a", pool="", job="", sender="s@example.org",
-          blen=None):
+          blen=None, k=None):
     head = (rec("V", "1") + rec("I", "64b1c2d3e4f50617") +
             rec("A", "1700000000") + rec("S", sender) +
             rec("C", "192.0.2.1") + rec("H", "client.example.org"))
@@ -142,7 +142,7 @@ def qfile(rcpts, body, vmta="mta-a", pool="", job="", sender="s@example.org",
     n = len(body) if blen is None else blen
     head += rec("B", "%016x" % n)
     return head + body + rec("M", vmta) + rec("L", pool) + rec("J", job) + \
-        rec("Z", "")
+        (rec("K", k) if k is not None else b"") + rec("Z", "")
 
 
 put("spool", "one-rcpt", qfile([("-", "a@example.com")],
@@ -152,6 +152,10 @@ put("spool", "mixed", qfile([("-", "a@example.com"), ("D", "b@example.net"),
                             job="job-42", sender=""))
 put("spool", "empty-body", qfile([("-", "r@example.com")], b""))
 put("spool", "truncated", qfile([("-", "a@example.com")], b"body")[:-9])
+put("spool", "dkim", qfile([("-", "a@example.com")],
+                           b"From: a@example.org\r\n\r\nbody\r\n",
+                           k="DKIM-Signature: v=1; a=rsa-sha256; "
+                           "d=example.org;\r\n\ts=s1; b=AAAA\r\n"))
 
 # --- ipc (host byte order: x86-64 little-endian) ---------------------------
 (HELLO, HELLO_OK, HELLO_FAIL, MASTER_CONFIG, CHILD_CONFIG_OK,
@@ -286,5 +290,12 @@ for i, (st, rep) in enumerate([
 ]):
     put("bouncecat", "case%d" % i, st.encode() + b"\0" + rep.encode())
 put("bouncecat", "no-status", "421 Too much mail from your IP, relay denied")
+
+# --- mailhdr (the From of a message, for DKIM) ------------------------------
+put("mailhdr", "plain", "From: Alice <alice@Example.com>\r\nTo: b@x.test\r\n"
+    "\r\nbody\r\n")
+put("mailhdr", "quoted", "From: \"a, b\" (c <d@e.test>) <x@y.test>\r\n\r\n")
+put("mailhdr", "two", "Subject: x\nFrom: a@b.test, c@d.test\n\n")
+put("mailhdr", "folded", "from:\r\n\t<@r.test:u@folded.test>\r\n\r\n")
 
 sys.exit(0)

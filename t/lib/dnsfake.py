@@ -13,6 +13,9 @@ change the answers while the server runs.  The file holds:
    "a":        {"mx1.example.test": ["127.0.0.2"]},
    "aaaa":     {"mx1.example.test": ["::1"]},
    "cname":    {"alias.test": "real.test"},
+   "txt":      {"sel._domainkey.example.test": ["v=DKIM1; p=..."]},
+                                   one TXT record per string, cut into
+                                   character-strings of 255 bytes
    "nxdomain": ["gone.test"],                         RCODE 3
    "servfail": ["broken.test"],                       RCODE 2
    "delay":    {"slow.test": 3.0, "*": 0},            seconds before answering
@@ -79,7 +82,7 @@ class Records:
     @staticmethod
     def _index(raw):
         d = {"ttl": int(raw.get("ttl", 5))}
-        for t in ("mx", "a", "aaaa"):
+        for t in ("mx", "a", "aaaa", "txt"):
             d[t] = {_norm(k): v for k, v in raw.get(t, {}).items()}
         d["cname"] = {_norm(k): _norm(v)
                       for k, v in raw.get("cname", {}).items()}
@@ -91,7 +94,7 @@ class Records:
 
 
 def serve(hostport, records_path, log_path):
-    from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, A
+    from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A
     from dnslib.server import DNSServer
 
     host, port = hostport.rsplit(":", 1)
@@ -132,7 +135,7 @@ def serve(hostport, records_path, log_path):
                 reply.header.rcode = RCODE.NXDOMAIN
             else:
                 known = any(name in d[t] for t in ("mx", "a", "aaaa",
-                                                   "cname"))
+                                                   "cname", "txt"))
                 if qtype == "MX" and name in d["mx"]:
                     for pref, host in d["mx"][name]:
                         host = _norm(host)
@@ -147,6 +150,13 @@ def serve(hostport, records_path, log_path):
                     for ip in d["aaaa"][name]:
                         reply.add_answer(RR(name, QTYPE.AAAA, ttl=ttl,
                                             rdata=AAAA(ip)))
+                elif qtype == "TXT" and name in d["txt"]:
+                    for text in d["txt"][name]:
+                        b = text.encode()
+                        reply.add_answer(RR(name, QTYPE.TXT, ttl=ttl,
+                                            rdata=TXT([b[i:i + 255] for i
+                                                       in range(0, len(b),
+                                                                255)])))
                 elif not known and not reply.rr:
                     reply.header.rcode = RCODE.NXDOMAIN
             log(t=time.time(), proto=handler.protocol, name=qname,

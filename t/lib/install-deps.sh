@@ -5,7 +5,8 @@
 # on (it fails later with a clear compiler or test error if they matter).
 PKGS="build-essential pkg-config libevent-dev liblmdb-dev lmdb-utils
 libyaml-dev libssl-dev zlib1g-dev libjansson-dev libopendkim-dev
-swaks python3 python3-dnslib perl procps iproute2 clang libclang-rt-14-dev"
+swaks python3 python3-dnslib perl procps iproute2 clang libclang-rt-14-dev
+libcrypt-dev openssl whois python3-dkim python3-nacl libmail-dkim-perl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -23,7 +23,11 @@ so a test can change it while the sink runs):
    "dot": "250 2.0.0 ok", "hang_after_dot": seconds,
    "hang_after_data": seconds, "close_after_greeting": false,
    "dot_delay": seconds,        hold each message this long, then reply
-   "dot_first": {"n": N, "reply": "421 4.7.28 slow down"}}
+   "dot_first": {"n": N, "reply": "421 4.7.28 slow down"},
+   "save_raw": false}            true: each message as received, dot-
+                                 stuffing removed, goes to the file
+                                 LOG.<conn>.<n>.eml, named in the
+                                 message event as "raw"
 "dot_first" answers the first N final dots with its reply (then "dot" or
 250): N counted over all connections from the moment the sink first read
 this script; a script whose text differs from the one read before starts
@@ -163,10 +167,17 @@ async def handle(reader, writer):
                     reply = sc.get("dot", "250 2.0.0 queued as %d" % cid)
                 if sc.get("dot_delay"):
                     await asyncio.sleep(sc["dot_delay"])
+                extra = {}
+                if sc.get("save_raw"):
+                    st["n"] = st.get("n", 0) + 1
+                    raw = "%s.%d.%d.eml" % (LOG, cid, st["n"])
+                    with open(raw, "wb") as f:
+                        f.write(re.sub(rb"(?m)^\.", b"", buf))
+                    extra["raw"] = raw
                 log(ev="message", conn=cid, peer=peer, frm=mail,
                     rcpts=rcpts, size=len(buf), bare_lf=bare,
                     data=buf[:4096].decode(errors="replace"),
-                    code=int(reply[:3]))
+                    code=int(reply[:3]), **extra)
                 await send(reply)
                 st["in_txn"] = False
                 if reply.startswith("421"):

@@ -106,8 +106,13 @@ static const struct mcase mails[] = {
 	    9223372036854775807ULL, BODY_7BIT },
 	{ "FROM:<@relay:a@b.com> SIZE=1", 0, NULL, "a", "b.com", false, 1,
 	    BODY_7BIT },
+	/* AUTH= (RFC 4954 5): accepted and ignored */
+	{ "FROM:<a@b.com> AUTH=<>", 0, NULL, "a", "b.com", false, 0,
+	    BODY_7BIT },
+	{ "FROM:<a@b.com> AUTH=u+2Bx@b.com SIZE=3", 0, NULL, "a", "b.com",
+	    false, 3, BODY_7BIT },
+	BAD("FROM:<a@b.com> AUTH=", "501 5.5.4 Bad AUTH parameter"),
 	/* unknown parameters: 555 (RFC 5321 4.1.1.11) */
-	BAD("FROM:<a@b.com> AUTH=<>", R555),
 	BAD("FROM:<a@b.com> RET=FULL", R555),
 	BAD("FROM:<a@b.com> SMTPUTF8", R555),
 	BAD("FROM:<a@b.com> SIZE=10 ENVID=x", R555),
@@ -127,7 +132,18 @@ static const struct mcase mails[] = {
 	BAD("FROM:<a@b.com> XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX=1",
 	    R501PARAM),
 	BAD("FROM:<a@b.com> SIZE=1111111111111111111111111111111111111111111"
-	    "111111111111111111111111111111", R501PARAM),
+	    "111111111111111111111111111111", R501SIZE),
+	BAD("FROM:<a@b.com> AUTH=<" /* 600 bytes: over the value limit */
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "@b.com>", R501PARAM),
 	/* the command itself */
 	BAD("", R501SYN),
 	BAD("FROM", R501SYN),

@@ -568,6 +568,102 @@ test_corrupt(void)
 	close(fd);
 }
 
+/* spool_prepend_ok - what may go before a message, and what may not */
+static void
+test_prepend_ok(void)
+{
+	static const struct {
+		const char	*s;
+		bool		 ok;
+	} c[] = {
+		{ "DKIM-Signature: v=1; a=rsa-sha256\r\n", true },
+		{ "DKIM-Signature: v=1;\r\n\tb=abc\r\n\t def\r\n", true },
+		{ "X: y\r\n", true },
+		{ "X: y", false },			/* no CRLF */
+		{ "X: y\n", false },			/* bare LF */
+		{ "X: y\r\nZ: second field\r\n", false },
+		{ "X: y\r\n\r\n", false },		/* blank line: a body */
+		{ " X: y\r\n", false },		/* starts folded */
+		{ "X y\r\n", false },			/* no colon */
+		{ ": y\r\n", false },
+		{ "X: y\r\r\n", false },
+		{ "X: \x01y\r\n", false },
+		{ "X: caf\xc3\xa9\r\n", false },	/* 8-bit */
+		{ "X:\r\n", true },
+	};
+	unsigned i;
+
+	for (i = 0; i < nitems(c); i++)
+		is_int(spool_prepend_ok(c[i].s, strlen(c[i].s)), c[i].ok,
+		    "spool_prepend_ok case %u", i);
+}
+
+/* The K record: written, read back, optional, checked. */
+static void
+test_prepend(void)
+{
+	static const char sig[] = "DKIM-Signature: v=1; a=rsa-sha256; "
+	    "d=example.com;\r\n\ts=s1; b=AAAA\r\n";
+	struct spool_env e, r;
+	struct qf	 q;
+	const char	*why = NULL;
+	int		 fd = tmpfd();
+	size_t		 klen;
+
+	fill_env(&e);
+	e.prepend = xstrdup(sig);
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "file with K built");
+	klen = 5 + strlen(sig);
+	ok(q.b.len > klen + 5 && q.b.data[q.b.len - 5 - klen] == 'K',
+	    "K is the record before Z");
+	put_file(fd, q.b.data, q.b.len);
+	if (!is_int(spool_env_read(fd, &r, &why), 0, "file with K reads"))
+		diag("    why: %s", why ? why : "(none)");
+	is_str(r.prepend ? r.prepend : "(null)", sig, "K read back");
+	spool_env_free(&r);
+
+	/* K twice: refused. */
+	{
+		struct buf b2;
+
+		buf_init(&b2, 1024 * 1024);
+		buf_add(&b2, q.b.data, q.b.len - 5);
+		buf_add(&b2, q.b.data + q.b.len - 5 - klen, klen);
+		buf_add(&b2, "Z\0\0\0\0", 5);
+		put_file(fd, b2.data, b2.len);
+		is_int(spool_env_read(fd, &r, &why), -1, "two K records: "
+		    "refused (%s)", why ? why : "?");
+		/* K with a bare LF inside: refused. */
+		memcpy(b2.data, q.b.data, q.b.len);
+		b2.len = q.b.len;
+		b2.data[q.b.len - 5 - 3] = '\n';
+		put_file(fd, b2.data, b2.len);
+		is_int(spool_env_read(fd, &r, &why), -1, "K that is not a "
+		    "header field: refused (%s)", why ? why : "?");
+		buf_free(&b2);
+	}
+	buf_free(&q.b);
+
+	/* The writer refuses a K that could not be sent as it is. */
+	free(e.prepend);
+	e.prepend = xstrdup("DKIM-Signature: x\r\n\r\ninjected body\r\n");
+	is_int(build(&e, body, sizeof(body) - 1, &q), -1, "a K with a blank "
+	    "line is not written");
+	buf_free(&q.b);
+
+	/* No K (every file before DKIM): still reads, prepend NULL. */
+	free(e.prepend);
+	e.prepend = NULL;
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "file without K");
+	put_file(fd, q.b.data, q.b.len);
+	is_int(spool_env_read(fd, &r, &why), 0, "file without K reads");
+	ok(r.prepend == NULL, "no K: nothing to prepend");
+	spool_env_free(&r);
+	buf_free(&q.b);
+	spool_env_free(&e);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -575,5 +671,7 @@ main(void)
 	test_roundtrip();
 	test_build_limits();
 	test_corrupt();
+	test_prepend_ok();
+	test_prepend();
 	return done_testing();
 }
