@@ -753,6 +753,13 @@ bool config_check_files;
  * check_pem - with config_check_files, the file must hold what it says:
  * a certificate, or a private key (RSA of 1024 bits or more, Ed25519).
  */
+/* no_passphrase - an encrypted key is refused, never a terminal prompt */
+static int
+no_passphrase(char *buf, int size, int rw, void *u)
+{
+	return -1;
+}
+
 static void
 check_pem(struct ctx *c, const yaml_node_t *at, const char *what,
     const char *path, bool want_key)
@@ -768,12 +775,13 @@ check_pem(struct ctx *c, const yaml_node_t *at, const char *what,
 		return;
 	}
 	if (want_key)
-		k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
 	else
 		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	BIO_free(b);
 	if (want_key && k == NULL)
-		cerr(c, at, "%s: %s: not a PEM private key", what, path);
+		cerr(c, at, "%s: %s: not an unencrypted PEM private key", what,
+		    path);
 	else if (!want_key && x == NULL)
 		cerr(c, at, "%s: %s: not a PEM certificate", what, path);
 	else if (k != NULL && EVP_PKEY_base_id(k) != EVP_PKEY_ED25519 &&

@@ -195,20 +195,36 @@ header_line(struct session *s, const char *p, size_t n)
 		body_add(s, "", 0, true);
 		return;
 	}
-	if ((p[0] == ' ' || p[0] == '\t') && t->hdr.len > 0) {
+	if ((p[0] == ' ' || p[0] == '\t') && (t->hdr.len > 0 || t->giant)) {
 		t->size += n + 2;
-		if (buf_add(&t->hdr, "\r\n", 2) == -1 ||
-		    buf_add(&t->hdr, p, n) == -1) {
-			/* A giant folded header: pass it through as is. */
-			if (t->hkind == HK_NORMAL) {
-				header_flush(s);
-				body_write(s, p, n, true);
-			}
-		}
 		if (t->size > s->pol.max_message_size)
 			tx_error(s, TXE_SIZE);
+		if (t->giant) {
+			/* The rest of a giant header goes straight through. */
+			body_write(s, p, n, true);
+			return;
+		}
+		if (t->hdr.len + 2 + n > t->hdr.max) {
+			/*
+			 * A giant folded header: what is held goes out with
+			 * its line end, then this line and the next
+			 * continuations as they are - still one header, never
+			 * a blank line that would end the header section.
+			 */
+			if (t->hkind != HK_NORMAL) {
+				tx_error(s, TXE_LINE);
+				return;
+			}
+			header_flush(s);
+			body_write(s, p, n, true);
+			t->giant = true;
+			return;
+		}
+		buf_add(&t->hdr, "\r\n", 2);
+		buf_add(&t->hdr, p, n);
 		return;
 	}
+	t->giant = false;
 	header_flush(s);
 	if (memchr(p, ':', n) == NULL) {
 		/* Not a header: the body started without a blank line. */
@@ -337,6 +353,7 @@ data_opened(struct session *s, const char *id, int fd)
 	t->fd = fd;
 	t->out = evbuffer_new();
 	t->in_headers = true;
+	t->giant = false;
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	evbuffer_add_printf(t->out, "Received: from %s ([%s])\r\n", s->helo,

@@ -66,6 +66,7 @@ struct tx {
 	uint64_t	 size;
 	enum tx_error	 error;
 	bool		 in_headers;
+	bool		 giant;		/* passing a giant folded header through */
 	struct buf	 hdr;		/* current (possibly folded) header */
 	enum hdr_kind	 hkind;
 	unsigned	 received;
