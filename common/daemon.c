@@ -274,3 +274,21 @@ daemon_run(struct daemon *d)
 	log_info("started, configuration %.12s", d->cfg->hash);
 	event_base_dispatch(d->base);
 }
+
+static void
+exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopexit(arg, NULL);
+}
+
+/*
+ * daemon_exit_soon - leave the event loop after ms: what the last pass
+ * produced (replies, outcomes) is written first
+ */
+void
+daemon_exit_soon(struct daemon *d, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
+
+	event_base_once(d->base, -1, EV_TIMEOUT, exit_cb, d->base, &tv);
+}

@@ -50,5 +50,6 @@ extern struct daemon *tern_daemon;
 void	daemon_init(struct daemon *, int argc, char **argv);
 void	daemon_run(struct daemon *);
 int	privsep_drop(const char *user);
+void	daemon_exit_soon(struct daemon *, unsigned ms);
 
 #endif

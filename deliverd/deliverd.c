@@ -412,12 +412,6 @@ deliverd_reload(struct tern_config *cfg, const char **why)
 }
 
 static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopexit(dd.d.base, NULL);
-}
-
-static void
 deliverd_stop(void)
 {
 	/*
@@ -425,8 +419,7 @@ deliverd_stop(void)
 	 * those recipients pending and schedules them again (a delivery
 	 * finished in this window may be repeated; nothing is lost).
 	 */
-	event_base_once(dd.d.base, -1, EV_TIMEOUT, stop_cb, NULL,
-	    &(struct timeval){ 0, 200000 });
+	daemon_exit_soon(&dd.d, 200);
 }
 
 /*

@@ -248,19 +248,12 @@ dkimd_reload(struct tern_config *cfg, const char **why)
 }
 
 static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopexit(dk.d.base, NULL);
-}
-
-static void
 dkimd_stop(void)
 {
 	if (dk.ev_listen != NULL)
 		event_del(dk.ev_listen);
 	/* Answers already made still go out. */
-	event_base_once(dk.d.base, -1, EV_TIMEOUT, stop_cb, NULL,
-	    &(struct timeval){ 0, 50000 });
+	daemon_exit_soon(&dk.d, 50);
 }
 
 int	dkimd_main(int, char **);

@@ -249,19 +249,12 @@ shaperd_reload(struct tern_config *cfg, const char **why)
 }
 
 static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopexit(sd.d.base, NULL);
-}
-
-static void
 shaperd_stop(void)
 {
 	if (sd.ev_listen != NULL)
 		event_del(sd.ev_listen);
 	state_save();
-	event_base_once(sd.d.base, -1, EV_TIMEOUT, stop_cb, NULL,
-	    &(struct timeval){ 0, 10000 });
+	daemon_exit_soon(&sd.d, 10);
 }
 
 int	shaperd_main(int, char **);
