@@ -218,7 +218,7 @@ try:
         f.write("-----BEGIN PRIVATE KEY-----\ngarbage\n"
                 "-----END PRIVATE KEY-----\n")
     rc, out, err = tern.tern("reload")
-    t.ok(rc != 0 and "not a PEM private key" in err,
+    t.ok(rc != 0 and "not an unencrypted PEM private key" in err,
          "reload with a broken key is refused by ternd", out + err)
     t.is_(handshake_fingerprint(tern.port), fp_b,
           "certificate B stays in force")

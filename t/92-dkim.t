@@ -447,7 +447,7 @@ try:
                        capture_output=True, text=True, timeout=30)
     want = "%s:%d:" % (path, line)
     t.ok(r.returncode == 1 and want in r.stdout and BAD in r.stdout and
-         "not a PEM private key" in r.stdout,
+         "not an unencrypted PEM private key" in r.stdout,
          "check-config: a bad key file is an error at %s<col> "
          "(%s)" % (want, col), r.stdout + r.stderr)
     t.ok(("%s:%d:%d:" % (path, line, col)) in r.stdout,
