@@ -822,3 +822,15 @@ ipc_redial_later(struct event_base *base, struct event **ev, unsigned *ms,
 		*ev = evtimer_new(base, cb, arg);
 	evtimer_add(*ev, &tv);
 }
+
+/* ipc_accept - a new peer's socket, or -1 (logged unless just spurious) */
+int
+ipc_accept(int lfd)
+{
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1 &&
+	    errno != EAGAIN && errno != EINTR)
+		log_warn("accept");
+	return fd;
+}

@@ -190,6 +190,7 @@ int	 ipc_send(struct ipc_peer *, struct ipc_out *, int fd);
 void	 ipc_hello(struct ipc_peer *, enum ipc_role self);
 int	 ipc_listen_unix(const char *path, mode_t mode);
 int	 ipc_connect_unix(const char *path);
+int	 ipc_accept(int lfd);
 struct ipc_peer *ipc_dial(struct event_base *, const char *run_dir,
 	    const char *sock, enum ipc_role self, enum ipc_role peer,
 	    const struct ipc_handler *, size_t, void (*)(struct ipc_peer *),

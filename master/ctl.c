@@ -87,7 +87,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct ipc_peer	*p;
 	int		 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+	if ((fd = ipc_accept(lfd)) == -1)
 		return;
 	p = ipc_peer_new(td.base, fd, true, handlers, nitems(handlers), NULL,
 	    NULL);

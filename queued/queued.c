@@ -62,11 +62,8 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct peer_state *ps;
 	int		   fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
+	if ((fd = ipc_accept(lfd)) == -1)
 		return;
-	}
 	ps = xcalloc(1, sizeof(*ps));
 	TAILQ_INIT(&ps->rxs);
 	TAILQ_INIT(&ps->jobs);

@@ -169,11 +169,8 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct ipc_peer	*p;
 	int		 fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
+	if ((fd = ipc_accept(lfd)) == -1)
 		return;
-	}
 	p = ipc_peer_new(sd.d.base, fd, true, handlers, nitems(handlers),
 	    peer_closed, NULL);
 	p->accept_roles = RB(ROLE_DELIVERD) | RB(ROLE_CTL) | RB(ROLE_BOUNCD);
