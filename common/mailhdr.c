@@ -21,27 +21,6 @@
 
 #define COMMENT_DEPTH_MAX	32
 
-/* line_end - the offset just past the line at i (its LF), or n */
-static size_t
-line_end(const char *p, size_t n, size_t i)
-{
-	const char *nl = memchr(p + i, '\n', n - i);
-
-	return nl != NULL ? (size_t)(nl - p) + 1 : n;
-}
-
-/* line_len - the length of the line [i, e) without its CRLF or LF */
-static size_t
-line_len(const char *p, size_t i, size_t e)
-{
-	size_t l = e - i;
-
-	if (l > 0 && p[i + l - 1] == '\n')
-		l--;
-	if (l > 0 && p[i + l - 1] == '\r')
-		l--;
-	return l;
-}
 
 /* is_from - does the field line start with "From:" (or "From :")? */
 static bool
@@ -80,8 +59,8 @@ mailhdr_from_domain(const char *p, size_t n, bool whole,
 
 	v[0] = '\0';
 	for (; i < n; i = e) {
-		e = line_end(p, n, i);
-		if ((l = line_len(p, i, e)) == 0) {
+		e = text_line_end(p, n, i);
+		if ((l = text_line_len(p, i, e)) == 0) {
 			ended = true;
 			break;
 		}

@@ -415,3 +415,25 @@ now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* text_line_end - the offset just past the line at i (its LF), or n */
+size_t
+text_line_end(const char *p, size_t n, size_t i)
+{
+	const char *nl = memchr(p + i, '\n', n - i);
+
+	return nl != NULL ? (size_t)(nl - p) + 1 : n;
+}
+
+/* text_line_len - the length of the line [i, e) without its CRLF or LF */
+size_t
+text_line_len(const char *p, size_t i, size_t e)
+{
+	size_t l = e - i;
+
+	if (l > 0 && p[i + l - 1] == '\n')
+		l--;
+	if (l > 0 && p[i + l - 1] == '\r')
+		l--;
+	return l;
+}

@@ -60,4 +60,7 @@ char	*read_secret(const char *, size_t max, size_t *lenp);
 void	 free_secret(void *, size_t);
 uint64_t now_ms(void);
 
+size_t	 text_line_end(const char *, size_t n, size_t i);
+size_t	 text_line_len(const char *, size_t i, size_t e);
+
 #endif

@@ -53,6 +53,7 @@ usage(void)
 	    "  resume queue SEL      end pause, suspension, warm-up pause\n"
 	    "  set queue --mode=backoff|normal SEL\n"
 	    "  reload                validate, then apply without a restart\n"
+	    "  classify FILE...      recipient, status, category of bounces\n"
 	    "SEL is DOMAIN/VMTA with wildcards: gmail.com/*, */mta1\n");
 	exit(2);
 }
@@ -418,6 +419,8 @@ tern_main(int argc, char **argv)
 		if (strcmp(argv[1], "queues") == 0)
 			return cmd_show_queues(NULL);
 	}
+	if (argc >= 1 && strcmp(argv[0], "classify") == 0)
+		return classify_command(argc, argv, cfgpath);
 	if (argc >= 1) {
 		int rc = shaping_command(argc, argv);
 

@@ -28,4 +28,7 @@ const char	*ago(json_int_t, char *, size_t);
 void		 shaping_merge(json_t *queues_reply);
 int		 shaping_command(int argc, char **argv);
 
+/* classify.c */
+int		 classify_command(int argc, char **argv, const char *cfgpath);
+
 #endif
