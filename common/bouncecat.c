@@ -50,14 +50,16 @@ static const char *builtin[][2] = {
 	    "inactive-mailbox" },
 	{ "null MX|(domain|host) (name )?(not found|unknown|does not exist)|"
 	    "no such domain|unrouteable domain", "bad-domain" },
+	/* Before bad-mailbox: "Sender address rejected: ... does not exist"
+	 * is about our sender, not the recipient. */
+	{ "sender (address )?(rejected|denied|invalid|unknown)|"
+	    "sender domain|invalid sender|return path", "invalid-sender" },
 	{ "(no such|bad|invalid|unknown|nonexist[ae]nt|illegal) "
 	    "(user|mailbox|recipient|address|local[- ]part|account)|"
 	    "user(name)? (unknown|not found)|recipient (unknown|not found|"
 	    "rejected)|mailbox (unavailable|not found|does not exist)|"
 	    "address (does not exist|unknown|rejected)|does not exist|"
 	    "no mailbox|unrouteable address", "bad-mailbox" },
-	{ "sender (address )?(rejected|denied|invalid|unknown)|"
-	    "sender domain|invalid sender|return path", "invalid-sender" },
 	{ "^[45]\\.4\\.7;", "message-expired" },
 	{ "^[45]\\.1\\.(1|3|4|6|0);", "bad-mailbox" },
 	{ "^[45]\\.1\\.(2|10);", "bad-domain" },
