@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bouncecat.h"
 #include "config.h"
@@ -106,7 +107,11 @@ classify_one(const char *path, const struct bcat_table *t, json_t *all)
 	return got != 0;
 }
 
-/* table - the configured patterns when tern.yaml loads, else built-in */
+/*
+ * table - the configured patterns when tern.yaml loads, else the
+ * built-in ones, saying so: an operator testing patterns must know
+ * they are not the ones being used
+ */
 static struct bcat_table *
 table(const char *cfgpath)
 {
@@ -116,6 +121,11 @@ table(const char *cfgpath)
 	struct bcat_table	*t;
 	const char		*why;
 
+	if (cfg == NULL && access(cfgpath, F_OK) == 0) {
+		config_errors_print(&err, STDERR_FILENO);
+		fprintf(stderr, "tern: %s does not load; classifying with the "
+		    "built-in bounce-category-patterns\n", cfgpath);
+	}
 	config_errors_free(&err);
 	memset(&none, 0, sizeof(none));
 	t = bcat_compile(cfg != NULL ? cfg : &none, &why);
