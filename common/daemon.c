@@ -84,6 +84,7 @@ apply(struct daemon *d, struct tern_config *cfg, uint64_t reqid)
 	if (ok) {
 		config_free(d->cfg);
 		d->cfg = cfg;
+		d->cfg_gen++;
 		log_info("configuration %.12s in force", cfg->hash);
 	} else {
 		log_warnx("new configuration refused: %s", why);
@@ -224,6 +225,7 @@ daemon_init(struct daemon *d, int argc, char **argv)
 		const char *path = getenv("TERN_CONFIG_PATH");
 
 		d->cfg = load_from_fd(4, path ? path : "tern.yaml", &err);
+		d->cfg_gen = 1;
 		close(4);
 		if ((s = getenv("TERN_LISTEN_FDS")) != NULL) {
 			uint64_t n;
@@ -236,6 +238,7 @@ daemon_init(struct daemon *d, int argc, char **argv)
 		if (file == NULL)
 			usage(d->name);
 		d->cfg = config_load_file(file, &err);
+		d->cfg_gen = 1;
 	}
 	if (d->cfg == NULL) {
 		config_errors_print(&err, STDERR_FILENO);

@@ -29,6 +29,7 @@ struct daemon {
 	enum ipc_role		 role;
 	struct event_base	*base;
 	struct tern_config	*cfg;
+	unsigned		 cfg_gen;	/* +1 at each swap: caches */
 	struct ipc_peer		*master;
 	int			 listen_fds[64];
 	unsigned		 nlisten;

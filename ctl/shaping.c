@@ -89,7 +89,7 @@ shaping_merge(json_t *r)
 	size_t	 i;
 
 	json_array_foreach(json_object_get(r, "queues"), i, q) {
-		const char *mode = S(q, "shaping_mode");
+		const char *mode = S(q, "mode");
 
 		if (sq != NULL && (x = shaping_find(sq, q)) != NULL) {
 			mode = S(x, "mode");

@@ -142,6 +142,20 @@ job_finish(struct job *j)
 	job_free(j);
 }
 
+/*
+ * dq_policy - the domain queue's settings: looked up again only when a
+ * reload put a new configuration in force (sessions ask at every reply)
+ */
+const struct dom_policy *
+dq_policy(struct dqueue *dq)
+{
+	if (dq->pol_gen != dd.d.cfg_gen) {
+		config_queue_policy(dd.d.cfg, dd.vm, dq->domain, &dq->pol);
+		dq->pol_gen = dd.d.cfg_gen;
+	}
+	return &dq->pol;
+}
+
 /* dq_take_any - the next job waiting in a domain queue */
 struct job *
 dq_take_any(struct dqueue *dq)

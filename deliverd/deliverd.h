@@ -110,6 +110,9 @@ struct dqueue {
 	char		 mxhosts[DEST_MAX][DNS_NAME_MAX + 1];
 	uint16_t	 mxport[DEST_MAX];
 	unsigned	 nmx;
+	/* its settings, cached for the configuration in force */
+	struct dom_policy pol;
+	unsigned	 pol_gen;
 	/* shaping, as shaperd grants it */
 	char		 skey[SKEY_MAX + 1];	/* domain or rollup name */
 	unsigned	 tokens;	/* transactions we may start */
@@ -156,6 +159,7 @@ void		 dq_fail_all(struct dqueue *, char outcome, const char *status,
 void		 dq_fail_local(struct dqueue *, char outcome, const char *status,
 		    const char *diag);
 struct job	*dq_take(struct dqueue *);
+const struct dom_policy *dq_policy(struct dqueue *);
 struct job	*dq_take_any(struct dqueue *);
 void		 job_set(struct job *, struct jrcpt *, char outcome,
 		    const char *status, const char *diag);

@@ -166,12 +166,12 @@ static void
 mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 {
 	struct dqueue	*dq = arg;
-	struct dom_policy pol;
+	const struct dom_policy *pol;
 	unsigned	 i, max;
 	struct { uint16_t pref; uint16_t rnd; unsigned i; } order[MX_MAX];
 
 	dq->mxq = NULL;
-	config_queue_policy(dd.d.cfg, dd.vm, dq->domain, &pol);
+	pol = dq_policy(dq);
 	switch (st) {
 	case DNS_NXDOMAIN:
 		dq->rstate = RT_NONE;
@@ -185,7 +185,7 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 	case DNS_NODATA:
 		/* No MX: the name itself is the mail host (RFC 5321 5.1). */
 		tern_strlcpy(dq->mxhosts[0], dq->mxname, sizeof(dq->mxhosts[0]));
-		dq->mxport[0] = (uint16_t)pol.default_smtp_port;
+		dq->mxport[0] = (uint16_t)pol->default_smtp_port;
 		dq->nmx = 1;
 		lookup_hosts(dq);
 		return;
@@ -216,17 +216,17 @@ mx_done(enum dns_status st, const struct mx_result *r, void *arg)
 			k--;
 		}
 	}
-	max = r->n < pol.mx_connection_attempts ? r->n :
-	    (unsigned)pol.mx_connection_attempts;
+	max = r->n < pol->mx_connection_attempts ? r->n :
+	    (unsigned)pol->mx_connection_attempts;
 	dq->nmx = 0;
 	for (i = 0; i < max; i++) {
 		if (r->mx[order[i].i].host[0] == '\0')
 			continue;
 		tern_strlcpy(dq->mxhosts[dq->nmx], r->mx[order[i].i].host,
 		    sizeof(dq->mxhosts[0]));
-		dq->mxport[dq->nmx++] = (uint16_t)pol.default_smtp_port;
+		dq->mxport[dq->nmx++] = (uint16_t)pol->default_smtp_port;
 	}
-	rollup(dq, &pol);
+	rollup(dq, pol);
 	lookup_hosts(dq);
 }
 
@@ -332,28 +332,28 @@ static_route(struct dqueue *dq, const char *route, uint16_t defport)
 void
 route_resolve(struct dqueue *dq)
 {
-	struct dom_policy pol;
+	const struct dom_policy *pol;
 
-	config_queue_policy(dd.d.cfg, dd.vm, dq->domain, &pol);
+	pol = dq_policy(dq);
 	dq->rstate = RT_RESOLVING;
 	dq->ndests = 0;
 	tern_strlcpy(dq->skey, dq->domain, sizeof(dq->skey));
-	if (pol.route != NULL) {
-		static_route(dq, pol.route, (uint16_t)pol.default_smtp_port);
+	if (pol->route != NULL) {
+		static_route(dq, pol->route, (uint16_t)pol->default_smtp_port);
 		return;
 	}
 	/*
 	 * smtp-hosts: an address or host:port is used as it is (like
 	 * route); a bare name stands for that name's MX hosts.
 	 */
-	if (pol.smtp_hosts != NULL && (pol.smtp_hosts[0] == '[' ||
-	    strchr(pol.smtp_hosts, ':') != NULL ||
-	    strspn(pol.smtp_hosts, "0123456789.") == strlen(pol.smtp_hosts))) {
-		static_route(dq, pol.smtp_hosts,
-		    (uint16_t)pol.default_smtp_port);
+	if (pol->smtp_hosts != NULL && (pol->smtp_hosts[0] == '[' ||
+	    strchr(pol->smtp_hosts, ':') != NULL ||
+	    strspn(pol->smtp_hosts, "0123456789.") == strlen(pol->smtp_hosts))) {
+		static_route(dq, pol->smtp_hosts,
+		    (uint16_t)pol->default_smtp_port);
 		return;
 	}
-	tern_strlcpy(dq->mxname, pol.smtp_hosts ? pol.smtp_hosts : dq->domain,
+	tern_strlcpy(dq->mxname, pol->smtp_hosts ? pol->smtp_hosts : dq->domain,
 	    sizeof(dq->mxname));
 	dq->mxq = dnsmx_lookup(dd.dns, dq->mxname, mx_done, dq);
 }

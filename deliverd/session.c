@@ -150,13 +150,10 @@ s_timeout(struct session *s, uint64_t secs)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-static struct dom_policy *
+static const struct dom_policy *
 pol(struct session *s)
 {
-	static struct dom_policy p;
-
-	config_queue_policy(dd.d.cfg, dd.vm, s->dq->domain, &p);
-	return &p;
+	return dq_policy(s->dq);
 }
 
 static void	s_release(struct session *, bool kick);
@@ -507,7 +504,7 @@ session_wake_idle(struct dqueue *dq)
 static void
 s_next_job(struct session *s)
 {
-	struct dom_policy *p = pol(s);
+	const struct dom_policy *p = pol(s);
 	struct job	  *j;
 
 	if (s->quit_after || (p->max_msg_per_connection != 0 &&
@@ -729,7 +726,7 @@ s_ready(struct session *s)
 static void
 after_ehlo(struct session *s)
 {
-	struct dom_policy *p = pol(s);
+	const struct dom_policy *p = pol(s);
 
 	if (!s->tls && s->offers_tls && !s->no_tls &&
 	    (p->use_starttls || p->require_starttls)) {

@@ -35,15 +35,6 @@ key_of(const struct dqueue *dq)
 	return dq->skey[0] != '\0' ? dq->skey : dq->domain;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* arm - the timer for the first wait still running, if any */
 static void
 arm(struct dqueue *dq, uint64_t now)
@@ -74,7 +65,7 @@ void
 shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
 {
 	struct ipc_out	 o;
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = now_ms();
 
 	if (now < dq->conns_after || now < dq->msgs_after)
 		arm(dq, now);
@@ -99,7 +90,7 @@ shape_ask(struct dqueue *dq, unsigned conns, unsigned msgs)
 static void
 ask_later(struct dqueue *dq, uint32_t wait_conns, uint32_t wait_msgs)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = now_ms();
 
 	if (dq->asked_conns > 0 && wait_conns > 0)
 		dq->conns_after = now + wait_conns;

@@ -225,7 +225,9 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
 	field(b, dst, true);
 	field(b, esmtp, true);
 	field(b, size, true);
-	field(b, m->vmta, true);
+	/* The queue's VirtualMTA: a warm-up overflow may have moved it. */
+	field(b, strrchr(queue, '/') ? strrchr(queue, '/') + 1 : m->vmta,
+	    true);
 	field(b, m->job, true);
 	field(b, "", true);			/* envId */
 	field(b, queue, true);

@@ -22,16 +22,6 @@
 
 #define CTL_QUEUES_MAX	1000	/* keeps a reply under IPC_MAXSIZE */
 
-static const char *
-mode_name(enum queue_mode m)
-{
-	switch (m) {
-	case QM_BACKOFF: return "backoff";
-	case QM_PAUSED: return "paused";
-	default: return "normal";
-	}
-}
-
 static void
 set_int(json_t *o, const char *k, uint64_t v)
 {
@@ -121,12 +111,12 @@ ctl_queues(json_t *req)
 		}
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i, "
 		    "s:i, s:I, s:I, s:s, s:i, s:i, s:i, s:i, s:s, s:I, s:I, "
-		    "s:I, s:I}",
+		    "s:I, s:I, s:s, s:s}",
 		    "queue", q->name, "domain", q->domain, "vmta", q->vmta,
 		    "rcpts", (int)q->nrcpt, "msgs", (int)q->nmsg,
 		    "bytes", (json_int_t)q->bytes,
 		    "oldest", (json_int_t)(oldest == UINT64_MAX ? 0 : oldest),
-		    "mode", mode_name(q->mode),
+		    "mode", q->backoff ? "backoff" : "normal",
 		    "deferred", (int)ndef, "ready", (int)nready,
 		    "active_jobs", (int)q->nflight,
 		    "deferred_msgs", (int)q->ndeferred,
@@ -134,14 +124,8 @@ ctl_queues(json_t *req)
 		    "next_attempt", (json_int_t)next,
 		    "delivered", (json_int_t)q->n_delivered,
 		    "bounced", (json_int_t)q->n_bounced,
-		    "transient", (json_int_t)q->n_deferred));
-		json_object_set_new(json_array_get(arr, json_array_size(arr) -
-		    1), "rollup", json_string(q->rollup));
-		json_object_set_new(json_array_get(arr, json_array_size(arr) -
-		    1), "shaping_mode", json_string(q->backoff ? "backoff" :
-		    "normal"));
-		json_object_set_new(json_array_get(arr, json_array_size(arr) -
-		    1), "hold_reason", json_string(q->hold_reason));
+		    "transient", (json_int_t)q->n_deferred,
+		    "rollup", q->rollup, "hold_reason", q->hold_reason));
 	}
 	free(v);
 	return json_pack("{s:o, s:b}", "queues", arr, "truncated",

@@ -34,7 +34,6 @@ queue_get(const char *domain, const char *vmta)
 	tern_strlcpy(q->name, name, sizeof(q->name));
 	q->domain = xstrdup(domain);
 	q->vmta = xstrdup(vmta);
-	q->mode = QM_NORMAL;
 	TAILQ_INIT(&q->entries);
 	TAILQ_INIT(&q->ready);
 	hmap_put(&qd.queues, name, q);
@@ -122,6 +121,22 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 }
 
 /*
+ * queue_policy - the queue's settings (its VirtualMTA's blocks, then the
+ * domain's), looked up again only after a reload: the scheduler asks
+ * for every dispatch, result and retry
+ */
+const struct dom_policy *
+queue_policy(struct queue *q)
+{
+	if (q->pol_gen != qd.d.cfg_gen) {
+		config_queue_policy(qd.d.cfg, config_vmta(qd.d.cfg, q->vmta),
+		    q->domain, &q->pol);
+		q->pol_gen = qd.d.cfg_gen;
+	}
+	return &q->pol;
+}
+
+/*
  * msg_enqueue - index by id and give each pending recipient a qentry:
  * one per (message, queue), split when it would exceed the domain's
  * max-rcpt-per-message (and the IPC job limit).
@@ -129,7 +144,7 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 void
 msg_enqueue(struct msg *m)
 {
-	struct dom_policy pol;
+	const struct dom_policy *pol;
 	unsigned	 i, j, chunk;
 
 	hmap_put(&qd.msgs, m->id, m);
@@ -144,9 +159,9 @@ msg_enqueue(struct msg *m)
 		qd.total_rcpts++;
 		q = r->q = queue_get(r->domain, m->vmta);
 		q->nrcpt++;
-		config_domain_policy(qd.d.cfg, r->domain, &pol);
-		chunk = pol.max_rcpt_per_message < QJOB_RCPT_MAX ?
-		    (unsigned)pol.max_rcpt_per_message : QJOB_RCPT_MAX;
+		pol = queue_policy(q);
+		chunk = pol->max_rcpt_per_message < QJOB_RCPT_MAX ?
+		    (unsigned)pol->max_rcpt_per_message : QJOB_RCPT_MAX;
 		/* The latest qentry of this message in q, if it has room. */
 		for (j = i; j-- > 0;)
 			if (m->rcpts[j].q == q && m->rcpts[j].qe != NULL) {

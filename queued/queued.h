@@ -77,7 +77,6 @@ struct qentry {
 	unsigned	 reroutes;	/* warm-up overflow moves */
 };
 
-enum queue_mode { QM_NORMAL, QM_BACKOFF, QM_PAUSED };
 
 struct queue {
 	char		 name[QUEUE_NAME_MAX + 1];
@@ -86,7 +85,6 @@ struct queue {
 	unsigned	 nrcpt;
 	unsigned	 nmsg;
 	uint64_t	 bytes;
-	enum queue_mode	 mode;
 	TAILQ_HEAD(qentry_list, qentry) entries;
 	TAILQ_HEAD(, qentry) ready;
 	unsigned	 nflight;	/* jobs at deliverd */
@@ -96,8 +94,9 @@ struct queue {
 	char		 last_error[256];
 	uint64_t	 n_delivered, n_bounced, n_deferred;
 	char		 rollup[256];	/* shaping key, when not the domain */
+	struct dom_policy pol;		/* cached: see queue_policy() */
+	unsigned	 pol_gen;
 	bool		 backoff;	/* deliverd's last word on the mode */
-	uint64_t	 n_held;
 	char		 hold_reason[256];
 };
 
@@ -248,6 +247,7 @@ struct msg *msg_from_env(const struct spool_env *, uint64_t size);
 void	 msg_enqueue(struct msg *);
 void	 msg_free(struct msg *);
 struct queue *queue_get(const char *domain, const char *vmta);
+const struct dom_policy *queue_policy(struct queue *);
 void	 vmta_resolve(const char *want, char *vmta, char *pool);
 
 /* recycle.c */

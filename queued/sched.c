@@ -247,11 +247,7 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 static bool
 expired(const struct qentry *qe, uint64_t now)
 {
-	struct dom_policy pol;
-
-	config_queue_policy(qd.d.cfg, config_vmta(qd.d.cfg, qe->q->vmta),
-	    qe->q->domain, &pol);
-	return now >= qe->m->arrival + pol.bounce_after;
+	return now >= qe->m->arrival + queue_policy(qe->q)->bounce_after;
 }
 
 static void	expire_qentry(struct qentry *);
@@ -262,12 +258,11 @@ sched_queue(struct queue *q)
 {
 	struct ipc_peer	  *p = hmap_get(&qd.dpeers, q->vmta);
 	struct peer_state *ps;
-	struct dom_policy  pol;
 	struct qentry	  *qe;
 	unsigned	   limit;
 	uint64_t	   now = (uint64_t)time(NULL);
 
-	if (p == NULL || q->mode == QM_PAUSED) {
+	if (p == NULL) {
 		/* Nobody to send to: expiry still happens on time. */
 		struct qentry *next;
 
@@ -281,8 +276,7 @@ sched_queue(struct queue *q)
 		return;
 	}
 	ps = p->arg;
-	config_domain_policy(qd.d.cfg, q->domain, &pol);
-	limit = (unsigned)(pol.max_smtp_out * 4);
+	limit = (unsigned)(queue_policy(q)->max_smtp_out * 4);
 	if (limit < 16)
 		limit = 16;
 	while ((qe = TAILQ_FIRST(&q->ready)) != NULL && q->nflight < limit &&
@@ -564,7 +558,6 @@ sched_held(struct ipc_peer *p, struct ipc_msg *m)
 	qe->next = until;
 	qe->held = true;
 	qe->q->ndeferred++;
-	qe->q->n_held++;
 	tern_strlcpy(qe->q->hold_reason, why, sizeof(qe->q->hold_reason));
 	heap_push(qe);
 	retry_arm();
@@ -695,17 +688,15 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 static void
 retry_later(struct qentry *qe, uint64_t now)
 {
-	struct dom_policy pol;
+	const struct dom_policy *pol = queue_policy(qe->q);
 	uint64_t	  expiry;
 
-	config_queue_policy(qd.d.cfg, config_vmta(qd.d.cfg, qe->q->vmta),
-	    qe->q->domain, &pol);
 	qe->held = false;
-	qe->next = now + durlist_at(qe->q->backoff ? pol.backoff_retry_after :
-	    pol.retry_after, qe->attempts);
+	qe->next = now + durlist_at(qe->q->backoff ? pol->backoff_retry_after :
+	    pol->retry_after, qe->attempts);
 	qe->attempts++;
 	/* Never wait past the expiry: bounce on time. */
-	expiry = qe->m->arrival + pol.bounce_after;
+	expiry = qe->m->arrival + pol->bounce_after;
 	if (qe->next > expiry)
 		qe->next = expiry > now ? expiry : now;
 	qe->st = QE_DEFERRED;

@@ -239,10 +239,10 @@ queue_json(struct squeue *q, bool full, time_t now)
 	if (!full)
 		return o;
 	{
-		struct dom_policy pol;
+		const struct dom_policy *pol;
 
-		sq_policy(q, &pol);
-		json_object_set_new(o, "limits", limits_json(q, &pol));
+		pol = sq_policy(q);
+		json_object_set_new(o, "limits", limits_json(q, pol));
 	}
 	json_object_set_new(o, "last_rule", json_string(q->last_rule));
 	json_object_set_new(o, "last_reply", json_string(q->last_reply));

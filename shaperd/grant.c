@@ -201,6 +201,26 @@ put_state(struct ipc_out *o, struct squeue *q, time_t now, uint64_t wait_ms,
 	ipc_put_str(o, bouncing ? q->bounce_text : why);
 }
 
+/* put_grant - one GRANT: what was granted, the two waits, the state */
+static void
+put_grant(struct ipc_peer *p, uint64_t reqid, const char *key,
+    const char *domain, uint32_t nc, uint32_t nm, uint64_t wait_conns_ms,
+    uint64_t wait_msgs_ms, struct squeue *q, time_t now, enum shold h,
+    time_t until, const char *why)
+{
+	struct ipc_out o;
+
+	ipc_out_begin(&o, IPC_SHAPE_GRANT, reqid);
+	ipc_put_str(&o, key);
+	ipc_put_str(&o, domain);
+	ipc_put_u32(&o, nc);
+	ipc_put_u32(&o, nm);
+	ipc_put_u32(&o, (uint32_t)(wait_conns_ms > 600000 ? 600000 :
+	    wait_conns_ms));
+	put_state(&o, q, now, wait_msgs_ms, h, until, why);
+	ipc_send(p, &o, -1);
+}
+
 /* grant_state - the queue's state as it is now (for news) */
 void
 grant_state(struct ipc_out *o, struct squeue *q, time_t now,
@@ -324,10 +344,9 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	uint64_t	 now = now_us(), wait = 0, wait2 = 0, nc = 0, nm = 0;
 	time_t		 until, tnow = (time_t)(now / 1000000);
 	enum shold	 h;
-	struct squeue	*q;
-	struct dom_policy pol;
+	struct squeue	*q, none;
+	const struct dom_policy *pol;
 	const struct cfg_vmta *vm;
-	struct ipc_out	 o;
 
 	if (v == NULL || ipc_get_str(m, key, sizeof(key)) == -1 ||
 	    ipc_get_str(m, domain, sizeof(domain)) == -1 ||
@@ -336,12 +355,16 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 		return -1;
 	vm = config_vmta(sd.d.cfg, v->name);
 	if ((q = sq_get(v->name, key, true)) == NULL) {
-		wait = 1000000;
-		goto reply_empty;
+		/* The table is full: nothing, come back in a second. */
+		memset(&none, 0, sizeof(none));
+		why[0] = '\0';
+		put_grant(p, m->hdr.reqid, key, domain, 0, 0, 1000, 1000, &none,
+		    tnow, SH_NONE, 0, why);
+		return 0;
 	}
 	q->used = tnow;
 	note_domain(q, domain);
-	sq_policy(q, &pol);
+	pol = sq_policy(q);
 	/*
 	 * The hold the answer carries is the one before this grant: tokens
 	 * that use up the day's warm-up volume are granted with no hold,
@@ -352,10 +375,10 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 	if ((h == SH_NONE || h == SH_WARMUP_VOLUME) &&
 	    q->bounce_until <= tnow) {
 		if (wm > 0 && h == SH_NONE)
-			nm = tokens(q, v, vm, &pol, wm > WANT_MAX ? WANT_MAX :
+			nm = tokens(q, v, vm, pol, wm > WANT_MAX ? WANT_MAX :
 			    wm, now, &wait);
 		if (wc > 0)
-			nc = slots(q, v, vm, &pol, wc > WANT_MAX ? WANT_MAX :
+			nc = slots(q, v, vm, pol, wc > WANT_MAX ? WANT_MAX :
 			    wc, now, &wait2);
 		/* Separate waits: a full house must not hold up tokens. */
 		if (wm > 0 && nm == 0 && wait == 0)
@@ -363,29 +386,8 @@ grant_ask(struct ipc_peer *p, struct ipc_msg *m)
 		if (nc == 0 && wc > 0 && wait2 == 0)
 			wait2 = 250000;	/* a slot frees when one closes */
 	}
-	ipc_out_begin(&o, IPC_SHAPE_GRANT, m->hdr.reqid);
-	ipc_put_str(&o, key);
-	ipc_put_str(&o, domain);
-	ipc_put_u32(&o, (uint32_t)nc);
-	ipc_put_u32(&o, (uint32_t)nm);
-	ipc_put_u32(&o, (uint32_t)((wait2 + 999) / 1000));
-	put_state(&o, q, tnow, (wait + 999) / 1000, h, until, why);
-	ipc_send(p, &o, -1);
-	return 0;
-reply_empty:
-	{
-		struct squeue none;
-
-		memset(&none, 0, sizeof(none));
-		ipc_out_begin(&o, IPC_SHAPE_GRANT, m->hdr.reqid);
-		ipc_put_str(&o, key);
-		ipc_put_str(&o, domain);
-		ipc_put_u32(&o, 0);
-		ipc_put_u32(&o, 0);
-		ipc_put_u32(&o, (uint32_t)(wait / 1000));
-		put_state(&o, &none, tnow, wait / 1000, SH_NONE, 0, "");
-		ipc_send(p, &o, -1);
-	}
+	put_grant(p, m->hdr.reqid, key, domain, (uint32_t)nc, (uint32_t)nm,
+	    (wait2 + 999) / 1000, (wait + 999) / 1000, q, tnow, h, until, why);
 	return 0;
 }
 

@@ -233,9 +233,9 @@ void
 rules_apply(struct squeue *q, enum pat_action a, uint64_t for_secs,
     const char *why, const char *reply, time_t now)
 {
-	struct dom_policy pol;
+	const struct dom_policy *pol;
 
-	sq_policy(q, &pol);
+	pol = sq_policy(q);
 	tern_strlcpy(q->last_rule, why, sizeof(q->last_rule));
 	if (reply != NULL)
 		tern_strlcpy(q->last_reply, reply, sizeof(q->last_reply));
@@ -247,7 +247,7 @@ rules_apply(struct squeue *q, enum pat_action a, uint64_t for_secs,
 			q->mode_since = now;
 			log_info("%s: backoff mode (%s)", q->name, why);
 		}
-		for_secs = for_secs ? for_secs : pol.backoff_to_normal_after;
+		for_secs = for_secs ? for_secs : pol->backoff_to_normal_after;
 		q->backoff_until = for_secs ? now + (time_t)for_secs : 0;
 		break;
 	case PA_NORMAL:
@@ -341,7 +341,7 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 	uint32_t	 nd, nt, nb, nc;
 	time_t		 now = time(NULL);
 	struct squeue	*q;
-	struct dom_policy pol;
+	const struct dom_policy *pol;
 	const struct crule *r;
 
 	if (ipc_get_str(m, vmta, sizeof(vmta)) == -1 ||
@@ -362,7 +362,7 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 	q->delivered += nd;
 	q->deferred += nt;
 	q->bounced += nb;
-	sq_policy(q, &pol);
+	pol = sq_policy(q);
 	if (q->warm.day == sq_warm_day(q, config_vmta(sd.d.cfg, vmta), now)) {
 		q->warm.outcomes += nd + nb;
 		q->warm.bounced += nb;
@@ -370,11 +370,11 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 		sq_dirty();
 	}
 	clean(reply);
-	if (reply[0] != '\0' && (r = match(&pol, reply)) != NULL &&
+	if (reply[0] != '\0' && (r = match(pol, reply)) != NULL &&
 	    triggered(q, r, now))
 		rules_apply(q, r->action, r->for_secs, r->where, reply, now);
 	else if (nd > 0 && q->mode == SM_BACKOFF &&
-	    pol.backoff_to_normal_after_delivery)
+	    pol->backoff_to_normal_after_delivery)
 		rules_apply(q, PA_NORMAL, 0, "delivered "
 		    "(backoff-to-normal-after-delivery)", NULL, now);
 	warm_guard(q, now);

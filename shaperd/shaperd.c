@@ -82,12 +82,19 @@ sq_get(const char *vmta, const char *key, bool create)
 	return q;
 }
 
-/* sq_policy - the queue's effective settings in the config in force */
-void
-sq_policy(const struct squeue *q, struct dom_policy *p)
+/*
+ * sq_policy - the queue's effective settings in the config in force,
+ * looked up again only after a reload (every ask and outcome needs them)
+ */
+const struct dom_policy *
+sq_policy(struct squeue *q)
 {
-	config_queue_policy(sd.d.cfg, config_vmta(sd.d.cfg, q->vmta), q->key,
-	    p);
+	if (q->pol_gen != sd.d.cfg_gen) {
+		config_queue_policy(sd.d.cfg, config_vmta(sd.d.cfg, q->vmta),
+		    q->key, &q->pol);
+		q->pol_gen = sd.d.cfg_gen;
+	}
+	return &q->pol;
 }
 
 /*

@@ -87,6 +87,8 @@ struct squeue {
 	struct trig	 trig[SQ_TRIG_MAX];
 	struct warm	 warm;
 	uint64_t	 granted, delivered, deferred, bounced;
+	struct dom_policy pol;		/* cached: see sq_policy() */
+	unsigned	 pol_gen;
 	time_t		 used;		/* last ask or outcome */
 };
 
@@ -141,7 +143,7 @@ struct squeue	*sq_get(const char *vmta, const char *key, bool create);
 struct svmta	*sv_get(const char *vmta);
 void		 sq_push(struct squeue *);
 void		 sq_dirty(void);
-void		 sq_policy(const struct squeue *, struct dom_policy *);
+const struct dom_policy *sq_policy(struct squeue *);
 uint64_t	 now_us(void);
 
 /* grant.c */
