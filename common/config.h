@@ -85,6 +85,7 @@ struct src_policy {
 	bool		 service;
 	bool		 require_auth;		/* MAIL needs AUTH first */
 	bool		 require_starttls;	/* MAIL needs TLS first */
+	bool		 generate_bounces;	/* NDRs to the sender */
 	uint64_t	 max_message_size;
 	uint64_t	 max_rcpt;
 	uint64_t	 max_smtp_in;
@@ -127,6 +128,7 @@ struct cfg_vmta {
 	struct hmap	 domidx;
 	struct cfg_warmup warmup;
 	bool		 dkim_sign;		/* sign what leaves through it */
+	bool		 verp;			/* VERP return paths */
 };
 
 /* smtp-users: who may AUTH, and where their mail may go. */
@@ -381,6 +383,57 @@ struct tern_config {
 	struct cfg_dkey	*dkeys;
 	unsigned	 ndkim_headers;
 	char		**dkim_headers;
+
+	/* Bounces, feedback loops, suppression, NDRs, events */
+	bool		 bounce_proc_set;
+	struct cfg_addrlist bounce_proc;	/* bounce-processor */
+	bool		 fbl_proc_set;
+	struct cfg_addrlist fbl_proc;		/* feedback-loop-processor */
+	struct cfg_suppression supp;
+	unsigned	 nhooks;
+	struct cfg_hook	*hooks;
+	uint64_t	 ndr_max_return;	/* bytes of the original in NDRs */
+};
+
+/*
+ * Bounces and feedback loops (bouncd): the processors' address lists,
+ * the suppression list, event hooks.
+ */
+struct cfg_addrlist {
+	unsigned	 ndomains;
+	char		**domains;		/* lowercase */
+	unsigned	 naddrs;
+	char		**addrs;		/* lowercase local@domain */
+};
+
+#define EVT_DELIVERED	0x01
+#define EVT_BOUNCED	0x02
+#define EVT_DEFERRED	0x04
+#define EVT_COMPLAINED	0x08
+#define EVT_SUPPRESSED	0x10
+#define EVT_ALL		0x1f
+
+/* event-hooks: one webhook receiver. */
+struct cfg_hook {
+	char		*name;
+	char		*url;			/* http:// or https:// */
+	unsigned	 types;			/* EVT_* */
+	uint64_t	 batch_size;		/* events per POST */
+	uint64_t	 timeout;		/* seconds per POST */
+	uint64_t	 retry_max;		/* seconds between tries, cap */
+	char		*auth;			/* Authorization value or NULL */
+};
+
+enum supp_scope { SUPP_GLOBAL, SUPP_JOB, SUPP_POOL };
+
+struct cfg_suppression {
+	bool		 enabled;
+	unsigned	 ncats;
+	char		**cats;			/* categories that suppress */
+	bool		 complaints;		/* f rows suppress */
+	enum supp_scope	 scope;
+	bool		 at_rcpt;		/* refuse at RCPT, else queue */
+	uint64_t	 expire_after;		/* seconds; 0: never */
 };
 
 struct cfg_errors {
