@@ -323,6 +323,47 @@ struct cfg_dns {
 	uint64_t	 attempts;
 };
 
+/*
+ * Bounces and feedback loops (bouncd): the processors' address lists,
+ * the suppression list, event hooks.
+ */
+struct cfg_addrlist {
+	unsigned	 ndomains;
+	char		**domains;		/* lowercase */
+	unsigned	 naddrs;
+	char		**addrs;		/* lowercase local@domain */
+};
+
+#define EVT_DELIVERED	0x01
+#define EVT_BOUNCED	0x02
+#define EVT_DEFERRED	0x04
+#define EVT_COMPLAINED	0x08
+#define EVT_SUPPRESSED	0x10
+#define EVT_ALL		0x1f
+
+/* event-hooks: one webhook receiver. */
+struct cfg_hook {
+	char		*name;
+	char		*url;			/* http:// or https:// */
+	unsigned	 types;			/* EVT_* */
+	uint64_t	 batch_size;		/* events per POST */
+	uint64_t	 timeout;		/* seconds per POST */
+	uint64_t	 retry_max;		/* seconds between tries, cap */
+	char		*auth;			/* Authorization value or NULL */
+};
+
+enum supp_scope { SUPP_GLOBAL, SUPP_JOB, SUPP_POOL };
+
+struct cfg_suppression {
+	bool		 enabled;
+	unsigned	 ncats;
+	char		**cats;			/* categories that suppress */
+	bool		 complaints;		/* f rows suppress */
+	enum supp_scope	 scope;
+	bool		 at_rcpt;		/* refuse at RCPT, else queue */
+	uint64_t	 expire_after;		/* seconds; 0: never */
+};
+
 struct tern_config {
 	char		*path;
 	char		 hash[65];		/* sha256 of the bytes, hex */
@@ -393,47 +434,6 @@ struct tern_config {
 	unsigned	 nhooks;
 	struct cfg_hook	*hooks;
 	uint64_t	 ndr_max_return;	/* bytes of the original in NDRs */
-};
-
-/*
- * Bounces and feedback loops (bouncd): the processors' address lists,
- * the suppression list, event hooks.
- */
-struct cfg_addrlist {
-	unsigned	 ndomains;
-	char		**domains;		/* lowercase */
-	unsigned	 naddrs;
-	char		**addrs;		/* lowercase local@domain */
-};
-
-#define EVT_DELIVERED	0x01
-#define EVT_BOUNCED	0x02
-#define EVT_DEFERRED	0x04
-#define EVT_COMPLAINED	0x08
-#define EVT_SUPPRESSED	0x10
-#define EVT_ALL		0x1f
-
-/* event-hooks: one webhook receiver. */
-struct cfg_hook {
-	char		*name;
-	char		*url;			/* http:// or https:// */
-	unsigned	 types;			/* EVT_* */
-	uint64_t	 batch_size;		/* events per POST */
-	uint64_t	 timeout;		/* seconds per POST */
-	uint64_t	 retry_max;		/* seconds between tries, cap */
-	char		*auth;			/* Authorization value or NULL */
-};
-
-enum supp_scope { SUPP_GLOBAL, SUPP_JOB, SUPP_POOL };
-
-struct cfg_suppression {
-	bool		 enabled;
-	unsigned	 ncats;
-	char		**cats;			/* categories that suppress */
-	bool		 complaints;		/* f rows suppress */
-	enum supp_scope	 scope;
-	bool		 at_rcpt;		/* refuse at RCPT, else queue */
-	uint64_t	 expire_after;		/* seconds; 0: never */
 };
 
 struct cfg_errors {
