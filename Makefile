@@ -31,7 +31,7 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIBCOMMON  = $(B)/libcommon.a
 
-DAEMONS   = smtpd queued deliverd shaperd dkimd
+DAEMONS   = smtpd queued deliverd shaperd dkimd bouncd
 PROGS     = $(DAEMONS:%=$(B)/libexec/tern/%) $(B)/sbin/ternd $(B)/sbin/tern
 
 UNIT_SRC  = $(wildcard t/unit/*.c)
