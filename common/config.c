@@ -33,6 +33,7 @@
 #include "config.h"
 #include "hmap.h"
 #include "log.h"
+#include "mailaddr.h"
 #include "util.h"
 
 /* A name that must resolve once the whole file is read. */
@@ -562,6 +563,8 @@ static const struct field source_fields[] = {
 	    0, 0 },
 	{ "require-starttls", F_BOOL, O(cfg_source, require_starttls),
 	    SRC_REQTLS, 0, 0 },
+	{ "generate-bounces", F_BOOL, O(cfg_source, generate_bounces),
+	    SRC_GENBOUNCE, 0, 0 },
 };
 
 static const struct field domain_fields[] = {
@@ -633,6 +636,7 @@ static const struct field vmta_fields[] = {
 	    1000000 },
 	{ "max-msg-rate", F_RATE, O(cfg_vmta, max_msg_rate), VM_MSGRATE, 0, 0 },
 	{ "dkim-sign", F_BOOL, O(cfg_vmta, dkim_sign), VM_DKIM, 0, 0 },
+	{ "verp", F_BOOL, O(cfg_vmta, verp), VM_VERP, 0, 0 },
 };
 
 static const struct field top_fields[] = {
@@ -673,6 +677,8 @@ static const struct field top_fields[] = {
 	    0, 0 },
 	{ "default-virtual-mta", F_NAME, O(tern_config, default_virtual_mta),
 	    0, 0, 0 },
+	{ "bounce-return-max-size", F_SIZE_FINITE, O(tern_config,
+	    ndr_max_return), 0, 0, 64ULL * 1024 * 1024 },
 };
 
 /* parse_cidr - "127.0.0.1/32", "10.0.0.0/8", "0/0", "::1/128", "1.2.3.4" */
@@ -1910,6 +1916,8 @@ sp_acct_records(struct ctx *c, const yaml_node_t *seq)
 		{ "t", ACCT_T }, { "transient", ACCT_T },
 		{ "tq", ACCT_TQ }, { "transient-queue", ACCT_TQ },
 		{ "r", ACCT_R }, { "receipt", ACCT_R },
+		{ "f", ACCT_F }, { "feedback-loop", ACCT_F },
+		{ "rb", ACCT_RB }, { "remote-bounce", ACCT_RB },
 	};
 	yaml_node_item_t *it;
 	unsigned	  i;
@@ -1929,7 +1937,7 @@ sp_acct_records(struct ctx *c, const yaml_node_t *seq)
 				break;
 		if (s == NULL || i == nitems(recs)) {
 			cerr(c, v, "records: \"%s\" is not one of d, b, t, tq, "
-			    "r", s ? s : "");
+			    "r, f, rb", s ? s : "");
 			continue;
 		}
 		c->cfg->acct.records |= recs[i].bit;
@@ -2114,8 +2122,284 @@ sp_spool_sync(struct ctx *c, const yaml_node_t *v)
 		cerr(c, v, "spool-sync: expected syncfs or fsync");
 }
 
+/* --- bounce and feedback-loop processors, suppression, event hooks ------ */
+
+/* str_list - a YAML list of strings, each checked by ok (NULL: any text) */
+static char **
+str_list(struct ctx *c, const yaml_node_t *seq, const char *what,
+    bool (*ok)(const char *), const char *expect, unsigned *n)
+{
+	yaml_node_item_t *it;
+	char		**out;
+	size_t		  cap;
+
+	*n = 0;
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "%s: expected a list of %s", what, expect);
+		return NULL;
+	}
+	cap = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	out = cap ? xcalloc(cap, sizeof(char *)) : NULL;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char  *s = scalar(v);
+
+		if (s == NULL || !valid_text(s, 320) || (ok != NULL && !ok(s))) {
+			cerr(c, v, "%s: \"%s\" is not %s", what, s ? s : "",
+			    expect);
+			continue;
+		}
+		out[(*n)++] = xstrdup(s);
+		str_lower(out[*n - 1]);
+	}
+	return out;
+}
+
+static bool
+ok_domain(const char *s)
+{
+	return valid_hostname(s);
+}
+
+static bool
+ok_address(const char *s)
+{
+	struct mailaddr	 a;
+	const char	*why;
+
+	return mailaddr_parse(s, &a, &why) == 0;
+}
+
+static struct cfg_addrlist *cur_alist;
+static const char *cur_alist_name;
+
+static void
+al_domains(struct ctx *c, const yaml_node_t *v)
+{
+	cur_alist->domains = str_list(c, v, cur_alist_name, ok_domain,
+	    "a domain name", &cur_alist->ndomains);
+}
+
+static void
+al_addresses(struct ctx *c, const yaml_node_t *v)
+{
+	cur_alist->addrs = str_list(c, v, cur_alist_name, ok_address,
+	    "a mail address (local@domain)", &cur_alist->naddrs);
+}
+
+static const struct special alist_specials[] = {
+	{ "domains", al_domains },
+	{ "addresses", al_addresses },
+};
+
+/*
+ * PowerMTA's <bounce-processor> and <feedback-loop-processor> with their
+ * <address-list>: {domains: [..], addresses: [..]}.
+ */
+static void
+proc_block(struct ctx *c, const yaml_node_t *m, const char *what,
+    struct cfg_addrlist *al, bool *set)
+{
+	cur_alist = al;
+	cur_alist_name = what;
+	walk_map(c, m, what, NULL, 0, NULL, NULL, alist_specials,
+	    nitems(alist_specials));
+	cur_alist = NULL;
+	if (m->type == YAML_MAPPING_NODE && al->ndomains + al->naddrs == 0)
+		cerr(c, m, "%s: needs domains or addresses", what);
+	*set = true;
+}
+
+static void
+sp_bounce_proc(struct ctx *c, const yaml_node_t *m)
+{
+	proc_block(c, m, "bounce-processor", &c->cfg->bounce_proc,
+	    &c->cfg->bounce_proc_set);
+}
+
+static void
+sp_fbl_proc(struct ctx *c, const yaml_node_t *m)
+{
+	proc_block(c, m, "feedback-loop-processor", &c->cfg->fbl_proc,
+	    &c->cfg->fbl_proc_set);
+}
+
+/* A category is free text, as in bounce-category-patterns: a name. */
+static bool
+ok_category(const char *s)
+{
+	return config_name_ok(s);
+}
+
+static void
+supp_cats(struct ctx *c, const yaml_node_t *v)
+{
+	c->cfg->supp.cats = str_list(c, v, "suppression: categories",
+	    ok_category, "a bounce category (bad-mailbox, bad-domain, "
+	    "inactive-mailbox, ...)", &c->cfg->supp.ncats);
+}
+
+static void
+supp_scope(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s != NULL && strcmp(s, "global") == 0)
+		c->cfg->supp.scope = SUPP_GLOBAL;
+	else if (s != NULL && strcmp(s, "job") == 0)
+		c->cfg->supp.scope = SUPP_JOB;
+	else if (s != NULL && strcmp(s, "pool") == 0)
+		c->cfg->supp.scope = SUPP_POOL;
+	else
+		cerr(c, v, "suppression: scope: expected global, job or pool");
+}
+
+static void
+supp_refuse_at(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s != NULL && strcmp(s, "rcpt") == 0)
+		c->cfg->supp.at_rcpt = true;
+	else if (s != NULL && strcmp(s, "queue") == 0)
+		c->cfg->supp.at_rcpt = false;
+	else
+		cerr(c, v, "suppression: refuse-at: expected rcpt or queue");
+}
+
+static const struct field supp_fields[] = {
+	{ "enabled", F_BOOL, O(cfg_suppression, enabled), 0, 0, 0 },
+	{ "complaints", F_BOOL, O(cfg_suppression, complaints), 0, 0, 0 },
+	{ "expire-after", F_DURATION, O(cfg_suppression, expire_after), 0, 0,
+	    UNITS_DURATION_MAX },
+};
+
+static const struct special supp_specials[] = {
+	{ "categories", supp_cats },
+	{ "scope", supp_scope },
+	{ "refuse-at", supp_refuse_at },
+};
+
+static void
+sp_suppression(struct ctx *c, const yaml_node_t *m)
+{
+	walk_map(c, m, "suppression", supp_fields, nitems(supp_fields),
+	    &c->cfg->supp, NULL, supp_specials, nitems(supp_specials));
+}
+
+static struct cfg_hook *cur_hook;
+
+static void
+hook_events(struct ctx *c, const yaml_node_t *seq)
+{
+	static const struct { const char *n; unsigned bit; } evs[] = {
+		{ "delivered", EVT_DELIVERED }, { "bounced", EVT_BOUNCED },
+		{ "deferred", EVT_DEFERRED }, { "complained", EVT_COMPLAINED },
+		{ "suppressed", EVT_SUPPRESSED }, { "all", EVT_ALL },
+	};
+	yaml_node_item_t *it;
+	unsigned	  i;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "event-hooks: events: expected a list such as "
+		    "[delivered, bounced]");
+		return;
+	}
+	cur_hook->types = 0;
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = node(c, *it);
+		const char  *s = scalar(v);
+
+		for (i = 0; s != NULL && i < nitems(evs); i++)
+			if (strcmp(s, evs[i].n) == 0)
+				break;
+		if (s == NULL || i == nitems(evs))
+			cerr(c, v, "event-hooks: events: \"%s\" is not one of "
+			    "delivered, bounced, deferred, complained, "
+			    "suppressed, all", s ? s : "");
+		else
+			cur_hook->types |= evs[i].bit;
+	}
+}
+
+static void
+hook_url(struct ctx *c, const yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (s == NULL || !valid_text(s, 1000) || strpbrk(s, " \t") != NULL ||
+	    (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+	    || strlen(s) < 10) {
+		cerr(c, v, "event-hooks: url: expected http://HOST[:PORT]/PATH "
+		    "or https://...");
+		return;
+	}
+	free(cur_hook->url);
+	cur_hook->url = xstrdup(s);
+}
+
+static const struct field hook_fields[] = {
+	{ "name", F_NAME, O(cfg_hook, name), 0, 0, 0 },
+	{ "batch-size", F_UINT, O(cfg_hook, batch_size), 0, 1, 10000 },
+	{ "timeout", F_DURATION, O(cfg_hook, timeout), 0, 1, 600 },
+	{ "retry-max", F_DURATION, O(cfg_hook, retry_max), 0, 1, 86400 },
+	{ "authorization", F_STR, O(cfg_hook, auth), 0, 0, 1000 },
+};
+
+static const struct special hook_specials[] = {
+	{ "url", hook_url },
+	{ "events", hook_events },
+};
+
+/* event-hooks: [{name, url, events, batch-size, timeout, retry-max}] */
+static void
+sp_hooks(struct ctx *c, const yaml_node_t *seq)
+{
+	yaml_node_item_t *it;
+	struct hmap	  seen;
+	size_t		  n;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		cerr(c, seq, "event-hooks: expected a list of {name, url, "
+		    "events}");
+		return;
+	}
+	n = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	c->cfg->hooks = n ? xcalloc(n, sizeof(struct cfg_hook)) : NULL;
+	hmap_init(&seen);
+	for (it = seq->data.sequence.items.start;
+	    it < seq->data.sequence.items.top; it++) {
+		yaml_node_t	*v = node(c, *it);
+		struct cfg_hook	*h = &c->cfg->hooks[c->cfg->nhooks++];
+
+		h->types = EVT_ALL;
+		h->batch_size = 100;
+		h->timeout = 30;
+		h->retry_max = 300;
+		cur_hook = h;
+		walk_map(c, v, "event-hooks", hook_fields, nitems(hook_fields),
+		    h, NULL, hook_specials, nitems(hook_specials));
+		cur_hook = NULL;
+		if (v->type != YAML_MAPPING_NODE)
+			continue;
+		if (h->name == NULL || h->url == NULL)
+			cerr(c, v, "event-hooks: name and url are required");
+		else
+			(void)seen_before(c, &seen, v, "event-hooks", h->name);
+	}
+	hmap_clear(&seen);
+}
+
 static const struct special top_specials[] = {
 	{ "spool-sync", sp_spool_sync },
+	{ "bounce-processor", sp_bounce_proc },
+	{ "feedback-loop-processor", sp_fbl_proc },
+	{ "suppression", sp_suppression },
+	{ "event-hooks", sp_hooks },
 	{ "dns", sp_dns },
 	{ "accounting", sp_accounting },
 	{ "bounce-category-patterns", sp_bcpats },
@@ -2244,7 +2528,12 @@ set_defaults(struct tern_config *cfg)
 	cfg->dns.timeout = 5;
 	cfg->dns.attempts = 2;
 	cfg->acct.enabled = true;
-	cfg->acct.records = ACCT_D | ACCT_B;
+	cfg->acct.records = ACCT_D | ACCT_B | ACCT_F | ACCT_RB;
+	cfg->ndr_max_return = 256 * 1024;
+	cfg->supp.enabled = true;
+	cfg->supp.complaints = true;
+	cfg->supp.scope = SUPP_GLOBAL;
+	cfg->supp.at_rcpt = false;
 	cfg->acct.move_interval = 0;
 	cfg->acct.max_size = 50ULL * 1024 * 1024;
 	cfg->acct.delete_after = 0;
@@ -2491,6 +2780,19 @@ domains_free(struct cfg_domain *d, unsigned n)
 	free(d);
 }
 
+static void
+addrlist_free(struct cfg_addrlist *al)
+{
+	unsigned i;
+
+	for (i = 0; i < al->ndomains; i++)
+		free(al->domains[i]);
+	free(al->domains);
+	for (i = 0; i < al->naddrs; i++)
+		free(al->addrs[i]);
+	free(al->addrs);
+}
+
 void
 config_free(struct tern_config *cfg)
 {
@@ -2505,6 +2807,17 @@ config_free(struct tern_config *cfg)
 	free(cfg->log_dir);
 	free(cfg->user);
 	free(cfg->default_virtual_mta);
+	addrlist_free(&cfg->bounce_proc);
+	addrlist_free(&cfg->fbl_proc);
+	for (i = 0; i < cfg->supp.ncats; i++)
+		free(cfg->supp.cats[i]);
+	free(cfg->supp.cats);
+	for (i = 0; i < cfg->nhooks; i++) {
+		free(cfg->hooks[i].name);
+		free(cfg->hooks[i].url);
+		free(cfg->hooks[i].auth);
+	}
+	free(cfg->hooks);
 	for (i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].text);
 		free(cfg->listeners[i].tls_cert);
@@ -2657,6 +2970,7 @@ config_source_policy(const struct tern_config *cfg, const struct sockaddr *sa,
 		TAKE(SRC_DEFVMTA, default_virtual_mta, default_virtual_mta);
 		TAKE(SRC_REQAUTH, require_auth, require_auth);
 		TAKE(SRC_REQTLS, require_starttls, require_starttls);
+		TAKE(SRC_GENBOUNCE, generate_bounces, generate_bounces);
 #undef TAKE
 		got |= m[i]->set;
 	}

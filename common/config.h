@@ -59,6 +59,7 @@ struct cfg_listener {
 #define SRC_SERVICE	0x0080
 #define SRC_REQAUTH	0x0100
 #define SRC_REQTLS	0x0200
+#define SRC_GENBOUNCE	0x0400
 struct cfg_source {
 	char		*text;
 	int		 family;
@@ -71,6 +72,7 @@ struct cfg_source {
 	bool		 smtp_service;
 	bool		 require_auth;
 	bool		 require_starttls;
+	bool		 generate_bounces;
 	uint64_t	 max_message_size;
 	uint64_t	 max_rcpt;
 	uint64_t	 max_smtp_in;
@@ -115,6 +117,7 @@ struct cfg_warmup {
 #define VM_MAXOUT	0x01
 #define VM_MSGRATE	0x02
 #define VM_DKIM		0x04
+#define VM_VERP		0x08
 struct cfg_vmta {
 	char		*name;
 	char		*source_ip;		/* text, "" = any */
@@ -301,6 +304,8 @@ struct cfg_bcpat {
 #define ACCT_T		0x04
 #define ACCT_TQ		0x08
 #define ACCT_R		0x10
+#define ACCT_F		0x20
+#define ACCT_RB		0x40
 
 #define ACCTX_TLSPROTO	0x01
 #define ACCTX_TLSCIPHER	0x02

@@ -45,6 +45,8 @@ struct walk {
 	char		 top_from[DSN_ADDR_MAX];
 	bool		 have_ds;
 	bool		 allow_to;	/* the bounce's To may be a recipient */
+	bool		 allow_pm;	/* and so may postmaster@ */
+	bool		 saw_ds;	/* a delivery-status part, even empty */
 };
 
 static void	walk_part(struct walk *, const char *, size_t, int);
@@ -115,29 +117,86 @@ copy_addr(char *d, size_t dsz, const char *v)
 		d[i] = (char)tolower((unsigned char)d[i]);
 }
 
+/* status_len - the length of the x.y.z (x 2, 4 or 5) at p in s, or 0 */
+static size_t
+status_len(const char *s, const char *p)
+{
+	size_t	 a, b;
+
+	if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' ||
+	    (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.')))
+		return 0;
+	a = strspn(p + 2, "0123456789");
+	if (a == 0 || a > 3 || p[2 + a] != '.')
+		return 0;
+	b = strspn(p + 3 + a, "0123456789");
+	if (b == 0 || b > 3 || isalnum((unsigned char)p[3 + a + b]) ||
+	    (p[3 + a + b] == '.' && isdigit((unsigned char)p[4 + a + b])))
+		return 0;
+	return 3 + a + b;
+}
+
 /* find_status - the first x.y.z (x 2, 4 or 5) in s, copied to d */
 static bool
 find_status(const char *s, char *d, size_t dsz)
 {
 	const char	*p;
-	size_t		 a, b;
+	size_t		 l;
 
-	for (p = s; *p != '\0'; p++) {
-		if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' ||
-		    (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.')))
-			continue;
-		a = strspn(p + 2, "0123456789");
-		if (a == 0 || a > 3 || p[2 + a] != '.')
-			continue;
-		b = strspn(p + 3 + a, "0123456789");
-		if (b == 0 || b > 3 || isalnum((unsigned char)p[3 + a + b]) ||
-		    (p[3 + a + b] == '.' &&
-		    isdigit((unsigned char)p[4 + a + b])))
-			continue;
-		copy_line(d, dsz, p, 3 + a + b);
-		return true;
-	}
+	for (p = s; *p != '\0'; p++)
+		if ((l = status_len(s, p)) != 0) {
+			copy_line(d, dsz, p, l);
+			return true;
+		}
 	return false;
+}
+
+/* fail_status - the first 4.y.z or 5.y.z in s (2.y.z is a success) */
+static bool
+fail_status(const char *s, char *d, size_t dsz)
+{
+	const char	*p;
+	size_t		 l;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p != '2' && (l = status_len(s, p)) != 0) {
+			copy_line(d, dsz, p, l);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * reply_status - the enhanced code a server put right after its reply
+ * code ("550 5.2.2", "550-'5.7.1", "550 #5.1.1"): its own word, where a
+ * relay may have put a coarser code of its own in front; else the first
+ * failure code in s
+ */
+static bool
+reply_status(const char *s, char *d, size_t dsz)
+{
+	const char	*c, *p;
+	size_t		 l;
+
+	for (c = s; smtp_code(c, &c) != 0; c += 3) {
+		p = c + 4;
+		while (*p == '\'' || *p == '"' || *p == '#' || *p == '(')
+			p++;
+		if ((l = status_len(s, p)) != 0 && *p != '2') {
+			copy_line(d, dsz, p, l);
+			return true;
+		}
+	}
+	return fail_status(s, d, dsz);
+}
+
+/* specific - x.y.z with neither y nor z 0: says more than x.0.0, x.1.0 */
+static bool
+specific(const char *st)
+{
+	const char *z = strrchr(st, '.');
+
+	return st[0] != '\0' && st[2] != '0' && z != NULL && strcmp(z, ".0") != 0;
 }
 
 /* smtp_code - the first 4xx/5xx reply code standing alone in s, or 0 */
@@ -409,8 +468,11 @@ diag_addr(const char *diag, char *d, size_t dsz)
 }
 
 /*
- * ds_status - a generic (x.0.0) Status: the code in the reply when it
- * says more.  A missing one: that code, else a pseudo status from the
+ * ds_status - the Status field, unless the reply says more: a specific
+ * code in the reply (the remote server's own word, where the Status is
+ * the reporting MTA's translation of it; "550 5.2.2 Over quota" under
+ * "Status: 5.1.1") wins, and so does any non-generic one over a generic
+ * x.0.0.  A missing one: the reply's code, else a pseudo status from the
  * reply's words.
  */
 static void
@@ -419,14 +481,13 @@ ds_status(struct dsn_report *t)
 	char	 d[DSN_STATUS_MAX];
 	bool	 generic = strncmp(t->status + 1, ".0.0", 5) == 0;
 
-	if (t->status[0] != '\0' && !generic)
-		return;
-	if (find_status(t->diag, d, sizeof(d)) &&
-	    strncmp(d + 1, ".0.0", 5) != 0) {
+	if (reply_status(t->diag, d, sizeof(d)) && (specific(d) ||
+	    ((generic || t->status[0] == '\0') &&
+	    strncmp(d + 1, ".0.0", 5) != 0))) {
 		tern_strlcpy(t->status, d, sizeof(t->status));
 		return;
 	}
-	if (!generic)
+	if (t->status[0] == '\0')
 		pseudo_status(t, smtp_code(t->diag, NULL));
 }
 
@@ -615,8 +676,10 @@ leaf(struct walk *w, struct span h, struct span b, const char *type)
 	struct span d = decode(w, h, b), h2, b2;
 
 	if (strcasecmp(type, "message/delivery-status") == 0 ||
-	    strcasecmp(type, "message/global-delivery-status") == 0)
+	    strcasecmp(type, "message/global-delivery-status") == 0) {
+		w->saw_ds = true;
 		delivery_status(w, d);
+	}
 	else if (strcasecmp(type, "message/feedback-report") == 0)
 		feedback_report(w, d);
 	else if (strcasecmp(type, "message/rfc822") == 0 ||
@@ -819,7 +882,15 @@ excluded(struct walk *w, const char *a)
 	return (!w->allow_to && strcasecmp(a, w->top_to) == 0) ||
 	    strcasecmp(a, w->top_from) == 0 ||
 	    strncasecmp(a, "mailer-daemon@", 14) == 0 ||
-	    strncasecmp(a, "postmaster@", 11) == 0;
+	    (!w->allow_pm && strncasecmp(a, "postmaster@", 11) == 0);
+}
+
+/* unquote - "> text" -> "text": a bounce forwarded by a mail client */
+static void
+unquote(char *l)
+{
+	while (l[0] == '>' && (l[1] == ' ' || l[1] == '\0'))
+		memmove(l, l + (l[1] == ' ' ? 2 : 1), strlen(l) - 1);
 }
 
 /* gather - the text parts up to the returned message, one line each */
@@ -837,6 +908,7 @@ gather(struct walk *w, struct text *t)
 		for (i = 0; i < b.n; i = e) {
 			e = text_line_end(b.p, b.n, i);
 			copy_line(l, sizeof(l), b.p + i, text_line_len(b.p, i, e));
+			unquote(l);
 			if (cut_marker(l))
 				break;
 			ll = strlen(l);
@@ -867,9 +939,12 @@ add_rcpt(struct walk *w, const char *a)
 		tern_strlcpy(w->res->r[w->res->n - 1].rcpt, a, DSN_ADDR_MAX);
 }
 
-/* listed - recipients that start lines ("<a@b>: ..." or "a@b ...") */
+/*
+ * listed - recipients that start lines ("<a@b>: ...", "a@b ...",
+ * "\"a@b\":"); with lone, only lines that are nothing but the address
+ */
 static void
-listed(struct walk *w, const struct text *t)
+listed(struct walk *w, const struct text *t, bool lone)
 {
 	const char	*l, *s, *at, *e;
 	char		 a[DSN_ADDR_MAX];
@@ -877,11 +952,53 @@ listed(struct walk *w, const struct text *t)
 	for (l = t->p; *l != '\0'; l = *e != '\0' ? e + 1 : e) {
 		e = strchrnul(l, '\n');
 		s = skip_ws(l);
-		if (*s == '<')
+		if (*s == '<' || *s == '"')
 			s++;
 		at = s + strcspn(s, "@ \t\n<>:;,()[]\"");
-		if (*at == '@' && at > s && addr_at(s, at, a, sizeof(a)) &&
-		    strncasecmp(a, s, strlen(a)) == 0)
+		if (*at != '@' || at == s || !addr_at(s, at, a, sizeof(a)) ||
+		    strncasecmp(a, s, strlen(a)) != 0)
+			continue;
+		if (!lone || (size_t)(e - s) - (*e == '\0' ? 0 : 0) ==
+		    strlen(a) + (s > l && s[-1] == '<' ? 1 : 0))
+			add_rcpt(w, a);
+	}
+}
+
+/*
+ * sender_side - is the address at 'at' on line l the sender's or a
+ * message's id ("MAIL FROM:<a@b>", "From: a@b", "Message-Id: <...>")?
+ */
+static bool
+sender_side(const char *l, const char *at)
+{
+	char	 b[FIELD_MAX];
+	size_t	 n = (size_t)(at - l);
+
+	if (n >= sizeof(b))
+		n = sizeof(b) - 1;
+	memcpy(b, at - n, n);
+	b[n] = '\0';
+	return strcasestr(b, "from:") != NULL ||
+	    strcasestr(b, "from <") != NULL ||
+	    strcasestr(b, "message-id") != NULL ||
+	    strcasestr(b, "references:") != NULL ||
+	    strcasestr(b, "in-reply-to:") != NULL;
+}
+
+/* rcpt_to - the addresses of "RCPT TO:<a@b>" in a session transcript */
+static void
+rcpt_to(struct walk *w, const struct text *t)
+{
+	const char	*p, *q, *at;
+	char		 a[DSN_ADDR_MAX];
+
+	for (p = strcasestr(t->p, "rcpt to:"); p != NULL;
+	    p = strcasestr(p + 8, "rcpt to:")) {
+		q = skip_ws(p + 8);
+		if (*q == '<')
+			q++;
+		at = q + strcspn(q, "@ \t\n<>\"");
+		if (*at == '@' && at > q && addr_at(q, at, a, sizeof(a)))
 			add_rcpt(w, a);
 	}
 }
@@ -897,7 +1014,7 @@ first_addr(struct walk *w, const struct text *t)
 	    at = strchr(at + 1, '@')) {
 		for (l = at; l > t->p && l[-1] != '\n'; l--)
 			;
-		if (addr_at(l, at, a, sizeof(a)))
+		if (!sender_side(l, at) && addr_at(l, at, a, sizeof(a)))
 			add_rcpt(w, a);
 	}
 }
@@ -976,7 +1093,8 @@ paragraph(struct walk *w, const char *l, struct dsn_report *r)
  * fill - status and reply for r from the lines that follow its first
  * mention, up to the mention of another recipient: the reply is the
  * paragraph from the first line with an SMTP reply code, else the one
- * that names r, else the first line with words of a known reason.
+ * that names r, else the first line with words of a known reason; the
+ * status, the first failure code (4.y.z, 5.y.z) on the way or in it.
  */
 static void
 fill(struct walk *w, const struct text *t, struct dsn_report *r)
@@ -993,7 +1111,7 @@ fill(struct walk *w, const struct text *t, struct dsn_report *r)
 		if (code == NULL && smtp_code(line, &c) != 0)
 			code = l;
 		if (r->status[0] == '\0')
-			find_status(line, r->status, sizeof(r->status));
+			fail_status(line, r->status, sizeof(r->status));
 		if (code != NULL && r->status[0] != '\0')
 			break;
 	}
@@ -1017,6 +1135,9 @@ fill(struct walk *w, const struct text *t, struct dsn_report *r)
 	}
 	if (why != NULL)
 		paragraph(w, why, r);
+	/* "550 5.1.1 User unknown" may come before the list of recipients */
+	if (r->status[0] == '\0')
+		fail_status(r->diag, r->status, sizeof(r->status));
 }
 
 /* heuristic - reports from the human text, when no DSN part said */
@@ -1038,13 +1159,23 @@ heuristic(struct walk *w, const char *failed)
 	}
 	w->allow_to = false;
 	if (w->res->n == 0)
-		listed(w, &t);
+		listed(w, &t, false);
+	if (w->res->n == 0)
+		rcpt_to(w, &t);
 	if (w->res->n == 0)
 		first_addr(w, &t);
 	/* Sent to oneself, or an anonymised sample: the To is the one. */
 	w->allow_to = true;
 	if (w->res->n == 0)
-		listed(w, &t);
+		listed(w, &t, false);
+	/* A postmaster@ alone on its line is one that failed. */
+	w->allow_pm = true;
+	if (w->res->n == 0)
+		listed(w, &t, true);
+	/* A report that lists nobody: the one the returned message was for. */
+	if (w->res->n == 0 && w->saw_ds && addr_ok(w->res->orig_to))
+		add_rcpt(w, w->res->orig_to);
+	w->allow_pm = false;
 	for (i = 0; i < w->res->n; i++) {
 		struct dsn_report *r = &w->res->r[i];
 
