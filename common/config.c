@@ -1960,6 +1960,11 @@ sp_acct_extra(struct ctx *c, const yaml_node_t *seq)
 	static const struct { const char *n; unsigned bit; } known[] = {
 		{ "dlvTlsProtocol", ACCTX_TLSPROTO },
 		{ "dlvTlsCipher", ACCTX_TLSCIPHER },
+		{ "feedbackType", ACCTX_FBTYPE }, { "userAgent", ACCTX_UA },
+		{ "repSourceIp", ACCTX_REPSRC },
+		{ "reportingMta", ACCTX_REPMTA },
+		{ "dsnReportingMta", ACCTX_DSNREPMTA },
+		{ "rcvSourceIp", ACCTX_RCVSRC },
 	};
 	yaml_node_item_t *it;
 	size_t		  i;
@@ -1979,7 +1984,9 @@ sp_acct_extra(struct ctx *c, const yaml_node_t *seq)
 				break;
 		if (s == NULL || i == nitems(known))
 			cerr(c, v, "extra-fields: \"%s\": known fields are "
-			    "dlvTlsProtocol and dlvTlsCipher", s ? s : "");
+			    "dlvTlsProtocol, dlvTlsCipher, feedbackType, "
+			    "userAgent, repSourceIp, reportingMta, "
+			    "dsnReportingMta, rcvSourceIp", s ? s : "");
 		else
 			c->cfg->acct.extra |= known[i].bit;
 	}

@@ -309,6 +309,12 @@ struct cfg_bcpat {
 
 #define ACCTX_TLSPROTO	0x01
 #define ACCTX_TLSCIPHER	0x02
+#define ACCTX_FBTYPE	0x04
+#define ACCTX_UA	0x08
+#define ACCTX_REPSRC	0x10
+#define ACCTX_REPMTA	0x20
+#define ACCTX_DSNREPMTA	0x40
+#define ACCTX_RCVSRC	0x80
 struct cfg_accounting {
 	unsigned	 extra;			/* ACCTX_*: extra-fields */
 	bool		 enabled;

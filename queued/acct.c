@@ -33,6 +33,7 @@
 
 #include <zlib.h>
 
+#include "acctrow.h"
 #include "log.h"
 #include "queued.h"
 
@@ -49,44 +50,6 @@ struct gzjob {
 
 static struct event	*ev_gz, *ev_tick;
 static struct gzjob	*gzj;
-
-static void
-field(struct buf *b, const char *s, bool comma)
-{
-	const char *p;
-	bool	    quote = false;
-
-	if (comma)
-		buf_add(b, ",", 1);
-	if (s == NULL)
-		return;
-	for (p = s; *p != '\0'; p++)
-		if (*p == ',' || *p == '"' || *p == '\r' || *p == '\n')
-			quote = true;
-	if (quote)
-		buf_add(b, "\"", 1);
-	for (p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '"')
-			buf_add(b, "\"\"", 2);
-		else if (c < 0x20 || c == 0x7f)
-			buf_add(b, " ", 1);
-		else
-			buf_add(b, p, 1);
-	}
-	if (quote)
-		buf_add(b, "\"", 1);
-}
-
-static void
-fmt_time(time_t t, char *out, size_t sz)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(out, sz, "%Y-%m-%d %H:%M:%S%z", &tm);
-}
 
 static void
 acct_path(char *buf, size_t sz)
@@ -142,16 +105,16 @@ acct_open(void)
 		cut_torn(qd.acct_fd, st.st_size);
 	qd.acct_size = (uint64_t)lseek(qd.acct_fd, 0, SEEK_END);
 	if (qd.acct_size == 0) {
-		char	 h[sizeof(acct_header) + 64];
-		unsigned x = qd.d.cfg->acct.extra;
+		struct buf h;
 
 		/* The standard 23, then the extra-fields asked for. */
-		snprintf(h, sizeof(h), "%.*s%s%s\r\n",
-		    (int)(sizeof(acct_header) - 3), acct_header,
-		    x & ACCTX_TLSPROTO ? ",dlvTlsProtocol" : "",
-		    x & ACCTX_TLSCIPHER ? ",dlvTlsCipher" : "");
-		if (write_all(qd.acct_fd, h, strlen(h)) == 0)
-			qd.acct_size = strlen(h);
+		buf_init(&h, 4096);
+		buf_add(&h, acct_header, sizeof(acct_header) - 3);
+		acct_extra_header(&h, qd.d.cfg->acct.extra);
+		buf_add(&h, "\r\n", 2);
+		if (write_all(qd.acct_fd, h.data, h.len) == 0)
+			qd.acct_size = h.len;
+		buf_free(&h);
 	}
 	qd.acct_opened = time(NULL);
 	if (qd.acct_buf.max == 0)
@@ -196,54 +159,45 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
     const char *bcat, const char *src, const char *dst, const char *esmtp,
     const char *queue, const char *tls)
 {
-	char		 now[40], queued[40], st[120], size[24], proto[32];
+	char		 now[40], queued[40], st[120], size[24];
+	struct acct_extra x = { .tls = tls };
 	const char	*action;
 
 	if (qd.acct_fd == -1 || !wanted(type))
 		return;
-	fmt_time(time(NULL), now, sizeof(now));
-	fmt_time((time_t)m->arrival, queued, sizeof(queued));
+	acct_time(time(NULL), now, sizeof(now));
+	acct_time((time_t)m->arrival, queued, sizeof(queued));
 	snprintf(st, sizeof(st), "%s (%s)", status, bcat_status_text(status));
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
 	action = type[0] == 'd' ? "relayed" : type[0] == 'b' ? "failed" :
 	    "delayed";
-	field(b, type, false);
-	field(b, now, true);
-	field(b, queued, true);
-	field(b, m->sender, true);
-	field(b, rcpt, true);
-	field(b, "", true);			/* orcpt */
-	field(b, action, true);
-	field(b, st, true);
-	field(b, diag, true);
-	field(b, dsnmta, true);
-	field(b, bcat, true);
-	field(b, "smtp", true);
-	field(b, m->srcmta, true);
-	field(b, "smtp", true);
-	field(b, src, true);
-	field(b, dst, true);
-	field(b, esmtp, true);
-	field(b, size, true);
+	acct_field(b, type, false);
+	acct_field(b, now, true);
+	acct_field(b, queued, true);
+	acct_field(b, m->sender, true);
+	acct_field(b, rcpt, true);
+	acct_field(b, "", true);			/* orcpt */
+	acct_field(b, action, true);
+	acct_field(b, st, true);
+	acct_field(b, diag, true);
+	acct_field(b, dsnmta, true);
+	acct_field(b, bcat, true);
+	acct_field(b, "smtp", true);
+	acct_field(b, m->srcmta, true);
+	acct_field(b, "smtp", true);
+	acct_field(b, src, true);
+	acct_field(b, dst, true);
+	acct_field(b, esmtp, true);
+	acct_field(b, size, true);
 	/* The queue's VirtualMTA: a warm-up overflow may have moved it. */
-	field(b, strrchr(queue, '/') ? strrchr(queue, '/') + 1 : m->vmta,
+	acct_field(b, strrchr(queue, '/') ? strrchr(queue, '/') + 1 : m->vmta,
 	    true);
-	field(b, m->job, true);
-	field(b, "", true);			/* envId */
-	field(b, queue, true);
-	field(b, m->pool, true);
+	acct_field(b, m->job, true);
+	acct_field(b, "", true);			/* envId */
+	acct_field(b, queue, true);
+	acct_field(b, m->pool, true);
 	/* tls is "protocol:cipher[:resumed]", "" in clear. */
-	snprintf(proto, sizeof(proto), "%.*s", (int)strcspn(tls, ":"), tls);
-	if (qd.d.cfg->acct.extra & ACCTX_TLSPROTO)
-		field(b, proto, true);
-	if (qd.d.cfg->acct.extra & ACCTX_TLSCIPHER) {
-		const char *c = strchr(tls, ':');
-		char	    ciph[64];
-
-		snprintf(ciph, sizeof(ciph), "%.*s", c ? (int)strcspn(c + 1,
-		    ":") : 0, c ? c + 1 : "");
-		field(b, ciph, true);
-	}
+	acct_extras(b, qd.d.cfg->acct.extra, &x);
 }
 
 /* --- rotation and compression ----------------------------------------- */
