@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "bouncecat.h"
 #include "config.h"
 #include "daemon.h"
 #include "ipc.h"
@@ -44,11 +45,27 @@ struct bouncd {
 	struct event	*ev_shaperd;
 	unsigned	 shaperd_ms;
 	struct supp	*supp;
+	struct bcat_table *bcat;
+	struct event	*ev_tick;
 	uint64_t	 n_msgs, n_dsn, n_arf, n_unparsed, n_rows;
 	uint64_t	 n_suppressed, n_ctl_changes;
 };
 
 extern struct bouncd bd;
+
+/* process.c: one message for the processors */
+/* What one report says once tied to the original mail. */
+struct tie {
+	char		 rcpt[MAILADDR_MAX + 1];
+	char		 orig[MAILADDR_MAX + 1];	/* the original sender */
+	char		 vmta[65];
+	char		 job[129];
+	char		 pool[65];
+};
+
+int	 bouncd_on_job(struct ipc_peer *, struct ipc_msg *);
+/* bouncd.c */
+void	 complaint_to_shaperd(const struct tie *);
 
 /* hooks.c: the event outbox, posted to event-hooks */
 int	 hooks_init(struct event_base *, int spool_fd,

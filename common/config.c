@@ -3293,3 +3293,50 @@ config_peek_run_dir(const char *path)
 	free(buf);
 	return found;
 }
+
+/* al_match - local@domain, or local+tag@domain, in an address list */
+static bool
+al_match(const struct cfg_addrlist *al, const char *local, size_t llen,
+    const char *domain)
+{
+	unsigned i;
+
+	for (i = 0; i < al->ndomains; i++)
+		if (strcasecmp(al->domains[i], domain) == 0)
+			return true;
+	for (i = 0; i < al->naddrs; i++) {
+		const char *at = strrchr(al->addrs[i], '@');
+
+		if (at == NULL || strcasecmp(at + 1, domain) != 0)
+			continue;
+		if ((size_t)(at - al->addrs[i]) == llen &&
+		    strncasecmp(al->addrs[i], local, llen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * config_processor - is addr one of the bounce-processor's (PROC_BOUNCE)
+ * or feedback-loop-processor's (PROC_FBL) addresses?  A subaddress
+ * (local+anything, as VERP writes) matches its base address.
+ */
+int
+config_processor(const struct tern_config *cfg, const char *addr)
+{
+	const char *at = strrchr(addr, '@'), *plus;
+	size_t	    llen, blen;
+
+	if (at == NULL || (!cfg->bounce_proc_set && !cfg->fbl_proc_set))
+		return PROC_NONE;
+	llen = (size_t)(at - addr);
+	plus = memchr(addr, '+', llen);
+	blen = plus ? (size_t)(plus - addr) : llen;
+	if (cfg->fbl_proc_set && (al_match(&cfg->fbl_proc, addr, llen, at + 1)
+	    || al_match(&cfg->fbl_proc, addr, blen, at + 1)))
+		return PROC_FBL;
+	if (cfg->bounce_proc_set && (al_match(&cfg->bounce_proc, addr, llen,
+	    at + 1) || al_match(&cfg->bounce_proc, addr, blen, at + 1)))
+		return PROC_BOUNCE;
+	return PROC_NONE;
+}

@@ -460,6 +460,12 @@ void		 config_free(struct tern_config *);
 void		 config_errors_print(const struct cfg_errors *, int fd);
 void		 config_errors_free(struct cfg_errors *);
 
+#define PROC_NONE	0
+#define PROC_BOUNCE	1
+#define PROC_FBL	2
+int		 config_processor(const struct tern_config *, const char *addr);
+/* The queue of the mail for bouncd: "DOMAIN/" BOUNCD_VMTA. */
+#define BOUNCD_VMTA	"#bouncd"
 void		 config_source_policy(const struct tern_config *,
 		    const struct sockaddr *, struct src_policy *);
 void		 config_domain_policy(const struct tern_config *,

@@ -60,6 +60,7 @@ static const char *type_names[IPC_TYPE_MAX] = {
 	[IPC_QUEUED_DKIM_SIGN] = "QUEUED_DKIM_SIGN",
 	[IPC_DKIMD_SIGNED] = "DKIMD_SIGNED",
 	[IPC_DKIMD_SIGN_FAIL] = "DKIMD_SIGN_FAIL",
+	[IPC_BOUNCD_RESULT] = "BOUNCD_RESULT",
 };
 
 static const char *role_names[ROLE_MAX] = {

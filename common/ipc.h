@@ -72,6 +72,7 @@ enum ipc_type {
 	IPC_QUEUED_DKIM_SIGN,	/* queued -> dkimd: key, body span, fd */
 	IPC_DKIMD_SIGNED,	/* dkimd -> queued: DKIM-Signature header */
 	IPC_DKIMD_SIGN_FAIL,	/* dkimd -> queued: why not */
+	IPC_BOUNCD_RESULT,	/* bouncd -> queued: consumed, rows, events */
 	IPC_TYPE_MAX
 };
 

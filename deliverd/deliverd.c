@@ -319,6 +319,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 	    ipc_get_u64(m, &j->body_off) == -1 ||
 	    ipc_get_u64(m, &j->body_len) == -1 || get_rcpts(m, j) == -1 ||
 	    get_prepend(m, j) == -1 ||
+	    ipc_get_str(m, j->job, sizeof(j->job)) == -1 ||
 	    ipc_get_end(m) == -1 || !spool_id_ok(j->msgid) ||
 	    !mailaddr_domain_ok(domain)) {
 		job_free(j);

@@ -76,6 +76,7 @@ struct job {
 	char		 skey[SKEY_MAX + 1];	/* shaping key it went under */
 	char		 tls[96];	/* "TLSv1.3:cipher", "" in clear */
 	char		*prepend;	/* DKIM-Signature made at commit */
+	char		 job[SPOOL_JOB_MAX + 1];	/* X-Job, for VERP */
 };
 
 struct dest {

@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "verp.h"
 #include "deliverd.h"
 
 #define BODY_CHUNK	(64 * 1024)
@@ -366,9 +367,25 @@ idle_expired(evutil_socket_t fd, short what, void *arg)
 
 /* --- transactions ------------------------------------------------------ */
 
+/*
+ * return_path - the envelope sender; with verp: yes, the VERP form
+ * naming the recipient (queued gives a VERP VirtualMTA's jobs one
+ * recipient each), this VirtualMTA and the job
+ */
+static const char *
+return_path(const struct job *j, char *buf, size_t sz)
+{
+	if (dd.vm == NULL || !dd.vm->verp || j->nrcpt != 1 ||
+	    verp_encode(j->sender, j->r[0].addr, dd.vmta, j->job, buf,
+	    sz) == -1)
+		return j->sender;
+	return buf;
+}
+
 static void
 start_txn(struct session *s)
 {
+	char		 rp[MAILADDR_MAX + 1];
 	struct job	*j = s->job;
 	unsigned	 i;
 
@@ -382,7 +399,7 @@ start_txn(struct session *s)
 	tern_strlcpy(j->src, s->src, sizeof(j->src));
 	tern_strlcpy(j->esmtp, s->esmtp, sizeof(j->esmtp));
 	tern_strlcpy(j->tls, s->tls ? s->tls_info : "", sizeof(j->tls));
-	s_send(s, "MAIL FROM:<%s>%s", j->sender, "");
+	s_send(s, "MAIL FROM:<%s>%s", return_path(j, rp, sizeof(rp)), "");
 	if (s->pipelining) {
 		for (i = 0; i < j->nrcpt; i++)
 			s_send(s, "RCPT TO:<%s>", j->r[i].addr);

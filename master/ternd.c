@@ -306,6 +306,7 @@ setup_children(void)
 	child_add("shaperd", ROLE_SHAPERD, false, 3, NULL);
 	child_add("smtpd", ROLE_SMTPD, true, 1, NULL);
 	child_add("dkimd", ROLE_DKIMD, false, 4, NULL);
+	child_add("bouncd", ROLE_BOUNCD, false, 2, NULL);
 	for (i = 0; i < td.nchildren; i++)
 		child_spawn(td.children[i]);
 	child_sync_vmtas();

@@ -151,6 +151,15 @@ acct_add_raw(const char *row)
 	buf_add(&qd.acct_buf, "\r\n", 2);
 }
 
+/* acct_add_block - whole rows (each with its CRLF) made elsewhere */
+void
+acct_add_block(const char *rows, size_t len)
+{
+	if (qd.acct_fd == -1 || len == 0)
+		return;
+	buf_add(&qd.acct_buf, rows, len);
+}
+
 /* acct_row - one row, without its CRLF, into b (nothing if not wanted) */
 void
 acct_row(struct buf *b, const char *type, const struct msg *m,

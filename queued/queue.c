@@ -157,11 +157,19 @@ msg_enqueue(struct msg *m)
 		if (r->status != RS_PENDING)
 			continue;
 		qd.total_rcpts++;
-		q = r->q = queue_get(r->domain, m->vmta);
+		/* The processors' mail goes to bouncd, not out. */
+		if (config_processor(qd.d.cfg, r->addr) != PROC_NONE)
+			q = r->q = queue_get(r->domain, BOUNCD_VMTA);
+		else
+			q = r->q = queue_get(r->domain, m->vmta);
 		q->nrcpt++;
 		pol = queue_policy(q);
 		chunk = pol->max_rcpt_per_message < QJOB_RCPT_MAX ?
 		    (unsigned)pol->max_rcpt_per_message : QJOB_RCPT_MAX;
+		/* VERP names one recipient per return path. */
+		if (config_vmta(qd.d.cfg, q->vmta) != NULL &&
+		    config_vmta(qd.d.cfg, q->vmta)->verp)
+			chunk = 1;
 		/* The latest qentry of this message in q, if it has room. */
 		for (j = i; j-- > 0;)
 			if (m->rcpts[j].q == q && m->rcpts[j].qe != NULL) {

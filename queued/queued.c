@@ -33,7 +33,9 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_SMTPD_MSG_COMMIT, RB(ROLE_SMTPD), IPC_FD_NO, rx_commit },
 	{ IPC_SMTPD_MSG_ABORT, RB(ROLE_SMTPD), IPC_FD_NO, rx_abort },
 	{ IPC_CTL_REQUEST, RB(ROLE_CTL), IPC_FD_NO, ctl_request },
-	{ IPC_DELIVERD_READY, RB(ROLE_DELIVERD), IPC_FD_NO, sched_ready },
+	{ IPC_DELIVERD_READY, RB(ROLE_DELIVERD) | RB(ROLE_BOUNCD), IPC_FD_NO,
+	    sched_ready },
+	{ IPC_BOUNCD_RESULT, RB(ROLE_BOUNCD), IPC_FD_NO, sched_bouncd_result },
 	{ IPC_DELIVERD_RESULT, RB(ROLE_DELIVERD), IPC_FD_NO, sched_result },
 	{ IPC_DELIVERD_HELD, RB(ROLE_DELIVERD), IPC_FD_NO, sched_held },
 };

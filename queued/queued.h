@@ -22,6 +22,7 @@
 #include "hmap.h"
 #include "ipc.h"
 #include "spool.h"
+#include "suppress.h"
 #include "bouncecat.h"
 
 #define QUEUE_NAME_MAX	(MAILADDR_DOMAIN_MAX + SPOOL_NAME_MAX + 2)
@@ -123,6 +124,10 @@ struct qresult {
 	char		 skey[256];
 	bool		 backoff;
 	char		 tls[96];	/* "protocol:cipher" when TLS was used */
+	char		 cat[40];	/* category, when not classified */
+	bool		 suppressed;	/* dropped: on the suppression list */
+	bool		 processor;	/* bouncd's: rows and events given */
+	struct buf	 rows, events;	/* bouncd's, written as they are */
 	struct {
 		uint32_t idx;
 		char	 outcome;
@@ -218,6 +223,10 @@ struct queued {
 	unsigned	 nsigreqs;
 	uint64_t	 sign_seq;
 	uint64_t	 n_signed, n_unsigned;
+	/* suppression list (read-only; bouncd writes it) */
+	struct supp	*supp;
+	uint64_t	 supp_tried;	/* ms of the last open attempt */
+	uint64_t	 n_suppressed;
 	/* index */
 	MDB_env		*mdb;
 	MDB_dbi		 dbi;
@@ -303,5 +312,21 @@ void	 acct_close(void);
 
 /* ctl.c */
 int	 ctl_request(struct ipc_peer *, struct ipc_msg *);
+
+/* events.c */
+bool	 events_on(void);
+void	 events_add(const char *, size_t);
+void	 events_outcome(const char *type, const struct msg *,
+	    const char *rcpt, const char *status, const char *diag,
+	    const char *cat, const char *queue, const char *mx,
+	    const char *action);
+int	 events_flush(void);
+void	 events_close(void);
+
+/* suppcheck.c */
+bool	 supp_drop(struct qentry *);
+int	 sched_bouncd_result(struct ipc_peer *, struct ipc_msg *);
+void	 sched_add_result(struct qresult *);
+void	 acct_add_block(const char *, size_t);
 
 #endif

@@ -233,6 +233,7 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 
 		ipc_put_blob(&o, k, klen);
 	}
+	ipc_put_str(&o, m->job);
 	snprintf(key, sizeof(key), "%" PRIx64, j->id);
 	hmap_put(&qd.jobs, key, j);
 	TAILQ_INSERT_TAIL(&ps->jobs, j, plink);
@@ -286,6 +287,8 @@ sched_queue(struct queue *q)
 			expire_qentry(qe);
 			continue;
 		}
+		if (supp_drop(qe))
+			continue;
 		if (dispatch(qe, p) == -1) {
 			/* Cannot open it: try again after the retry delay. */
 			qe->st = QE_DEFERRED;
@@ -339,7 +342,11 @@ sched_ready(struct ipc_peer *p, struct ipc_msg *m)
 	if (ipc_get_str(m, ps->vmta, sizeof(ps->vmta)) == -1 ||
 	    ipc_get_end(m) == -1 || ps->vmta[0] == '\0')
 		return -1;
-	if (config_vmta(qd.d.cfg, ps->vmta) == NULL) {
+	/* bouncd takes the processors' mail, as the reserved #bouncd. */
+	if ((p->role == ROLE_BOUNCD) != (strcmp(ps->vmta, BOUNCD_VMTA) == 0))
+		return -1;
+	if (p->role != ROLE_BOUNCD && config_vmta(qd.d.cfg, ps->vmta) ==
+	    NULL) {
 		log_warnx("deliverd for unknown virtual-mta %s", ps->vmta);
 		return -1;
 	}
@@ -413,7 +420,20 @@ result_free(struct qresult *r)
 	for (i = 0; i < r->n; i++)
 		free(r->r[i].diag);
 	free(r->r);
+	if (r->rows.max != 0)
+		buf_free(&r->rows);
+	if (r->events.max != 0)
+		buf_free(&r->events);
 	free(r);
+}
+
+/* sched_add_result - into the next results batch */
+void
+sched_add_result(struct qresult *r)
+{
+	TAILQ_INSERT_TAIL(&qd.results, r, link);
+	if (qd.nresults++ == 0)
+		event_active(qd.ev_results, EV_TIMEOUT, 0);
 }
 
 int
@@ -641,9 +661,7 @@ expire_qentry(struct qentry *qe)
 	r->job = j;
 	qe->st = QE_FLIGHT;
 	qe->q->nflight++;
-	TAILQ_INSERT_TAIL(&qd.results, r, link);
-	if (qd.nresults++ == 0)
-		event_active(qd.ev_results, EV_TIMEOUT, 0);
+	sched_add_result(r);
 }
 
 /* The final state of each recipient, as the done log will record it. */
@@ -671,7 +689,7 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 		cat = "success";
 	} else if (fin == RS_BOUNCED) {
 		type = "b";
-		cat = exp ? "message-expired" :
+		cat = r->cat[0] != '\0' ? r->cat : exp ? "message-expired" :
 		    bcat_classify(qd.bcat, status, r->r[i].diag);
 	} else {
 		type = r->queue_level ? "tq" : "t";
@@ -679,6 +697,11 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 	}
 	acct_row(b, type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
 	    r->ip, r->esmtp, qe->q->name, r->tls);
+	if (events_on())
+		events_outcome(r->suppressed ? "suppressed" : fin ==
+		    RS_DELIVERED ? "delivered" : fin == RS_BOUNCED ? "bounced" :
+		    "deferred", m, rcpt, status, r->r[i].diag, cat,
+		    qe->q->name, r->mx, r->suppressed ? "dropped" : NULL);
 }
 
 /*
@@ -829,6 +852,16 @@ results_run(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(r, &qd.results, link) {
 		bool exp = expired(r->job->qe, now);
 
+		/*
+		 * bouncd's rows and events are written as they came, without
+		 * the done log: a crash before they are synced processes the
+		 * message again (the rows twice, never none).
+		 */
+		if (r->processor) {
+			acct_add_block(r->rows.data, r->rows.len);
+			events_add(r->events.data, r->events.len);
+			continue;
+		}
 		for (i = 0; i < r->n; i++) {
 			char fin = final_of(r, i, exp);
 
@@ -853,7 +886,8 @@ results_run(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	buf_free(&row);
-	if (log.len > 0 && done_append(&log) == -1) {
+	/* Events before the done log: a crash between repeats, never loses. */
+	if (events_flush() == -1 || (log.len > 0 && done_append(&log) == -1)) {
 		/*
 		 * Not durable: report nothing, forget the outcomes.  The
 		 * recipients stay pending and are delivered again later.

@@ -401,8 +401,14 @@ cmd_rcpt(struct session *s, const char *args)
 		s->nerrors++;
 		return;
 	}
-	/* An authenticated client may always relay. */
-	if (!s->pol.relay && !s->authed) {
+	mailaddr_format(&r.addr, addr, sizeof(addr));
+	/*
+	 * An authenticated client may always relay; anyone may send to
+	 * the bounce and feedback-loop processors (bounces come from the
+	 * whole Internet).
+	 */
+	if (!s->pol.relay && !s->authed &&
+	    config_processor(smtpd.d.cfg, addr) == PROC_NONE) {
 		session_reply(s, "550 5.7.1 <%s@%s>: Relay access denied",
 		    r.addr.local, r.addr.domain);
 		s->nerrors++;
@@ -412,7 +418,13 @@ cmd_rcpt(struct session *s, const char *args)
 		session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	mailaddr_format(&r.addr, addr, sizeof(addr));
+	if (smtpd_suppressed(addr)) {
+		session_reply(s, "550 5.7.1 <%s>: Recipient is on the "
+		    "suppression list", addr);
+		log_info("%016llx smtp rcpt=<%s> refused: on the suppression "
+		    "list", (unsigned long long)s->id, addr);
+		return;
+	}
 	if (s->tx.nrcpt % 16 == 0)
 		s->tx.rcpts = xreallocarray(s->tx.rcpts, s->tx.nrcpt + 16,
 		    sizeof(char *));

@@ -355,3 +355,33 @@ smtpd_main(int argc, char **argv)
 	log_info("exiting");
 	return 0;
 }
+
+/*
+ * smtpd_suppressed - with suppression: refuse-at: rcpt, is addr on the
+ * global suppression list?  (Job and pool entries need the message's
+ * headers: queued drops those at queue time.)  The list is bouncd's;
+ * it is opened once bouncd has made it.
+ */
+bool
+smtpd_suppressed(const char *addr)
+{
+	const struct cfg_suppression *cs = &smtpd.d.cfg->supp;
+	struct supp_entry e;
+	char		 norm[MAILADDR_MAX + 1];
+	const char	*why;
+	uint64_t	 now;
+
+	if (!cs->enabled || !cs->at_rcpt)
+		return false;
+	if (smtpd.supp == NULL) {
+		now = now_ms();
+		if (now - smtpd.supp_tried < 5000)
+			return false;
+		smtpd.supp_tried = now;
+		if ((smtpd.supp = supp_open(smtpd.d.cfg->spool_dir, false,
+		    &why)) == NULL)
+			return false;
+	}
+	return supp_norm_addr(addr, norm, sizeof(norm)) == 0 &&
+	    supp_get(smtpd.supp, "", norm, &e) == 1;
+}

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "suppress.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "mailaddr.h"
@@ -164,6 +165,8 @@ struct smtpd {
 	unsigned	 reconnect_ms;
 	struct event	*ev_stop;
 	uint64_t	 next_id;
+	struct supp	*supp;		/* suppression-list reader */
+	uint64_t	 supp_tried;	/* ms */
 };
 
 extern struct smtpd smtpd;
@@ -175,6 +178,7 @@ uint64_t session_reqid(struct session *);
 struct session *session_by_reqid(uint64_t);
 void	 smtpd_session_gone(struct session *);
 void	 smtpd_stop(void);
+bool	 smtpd_suppressed(const char *addr);
 
 /* session.c */
 void	 session_new(int fd, struct sockaddr *, int socklen, unsigned lis);

@@ -1,0 +1,242 @@
+/*
+ * suppcheck.c - the suppression list at queue time, and bouncd's results.
+ *
+ * Purpose:      before a qentry goes to its deliverd, each pending
+ *               recipient is looked up in the suppression list (global,
+ *               then the message's job, then its pool).  Suppressed
+ *               ones are split off into a qentry of their own that is
+ *               answered at once as bounced, "5.7.1 suppressed", with
+ *               the category of the entry: a b row, a "suppressed"
+ *               event, an NDR where they are made.  Checking at every
+ *               dispatch (not only at commit) also stops retries to an
+ *               address suppressed since.  Mail for the processors
+ *               (the #bouncd queues) is never checked.
+ *               bouncd answers its jobs with IPC_BOUNCD_RESULT: the
+ *               per-recipient outcome and the rows and events it made,
+ *               which results_run writes as they are.
+ * Used by:      queued.
+ * Trust:        bouncd is a peer like any other: every field is checked
+ *               against the job it answers.
+ * Spool access: <spool-dir>/suppress, read-only.
+ * See:          bouncd(8), queued(8).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "queued.h"
+
+#define SUPP_RETRY_MS	5000
+#define ROWS_MAX	(8u << 20)
+
+/* supp_ready - the list, opened once bouncd has made it */
+static struct supp *
+supp_ready(void)
+{
+	uint64_t	 now = now_ms();
+	const char	*why = NULL;
+
+	if (!qd.d.cfg->supp.enabled)
+		return NULL;
+	if (qd.supp == NULL && now - qd.supp_tried >= SUPP_RETRY_MS) {
+		qd.supp_tried = now;
+		qd.supp = supp_open(qd.d.cfg->spool_dir, false, &why);
+	}
+	return qd.supp;
+}
+
+/* category - what the b row says for an entry's reason */
+static const char *
+category(const struct supp_entry *e)
+{
+	if (strcmp(e->reason, "complaint") == 0)
+		return "spam-related";
+	if (strcmp(e->reason, "manual") == 0 || e->reason[0] == '\0')
+		return "policy-related";
+	return e->reason;
+}
+
+/* split - the suppressed recipients of qe into a qentry of their own */
+static struct qentry *
+split(struct qentry *qe, const bool *hit, unsigned nhit)
+{
+	struct qentry	*nq;
+	struct msg	*m = qe->m;
+	unsigned	 i;
+
+	if (nhit == qe->nrcpt)
+		return qe;
+	nq = xcalloc(1, sizeof(*nq));
+	nq->m = m;
+	nq->q = qe->q;
+	nq->nrcpt = nhit;
+	nq->attempts = qe->attempts;
+	for (i = 0; i < m->nrcpt; i++)
+		if (hit[i])
+			m->rcpts[i].qe = nq;
+	qe->nrcpt -= nhit;
+	TAILQ_INSERT_TAIL(&qe->q->entries, nq, entry);
+	m->nqe++;
+	qe->q->nmsg++;
+	qe->q->bytes += m->size;
+	return nq;
+}
+
+/* answer - a job with no peer, answered at once: suppressed */
+static void
+answer(struct qentry *qe, const struct supp_entry *es, const bool *hit)
+{
+	struct qresult	*r = xcalloc(1, sizeof(*r));
+	struct qjob	*j = xcalloc(1, sizeof(*j));
+	struct msg	*m = qe->m;
+	unsigned	 i, k = 0;
+	char		 key[24], day[16];
+
+	j->id = ++qd.next_job;
+	j->qe = qe;
+	j->idx = xcalloc(qe->nrcpt, sizeof(uint32_t));
+	r->r = xcalloc(qe->nrcpt, sizeof(*r->r));
+	for (i = 0; i < m->nrcpt; i++) {
+		const struct supp_entry *e = &es[i];
+		time_t		 t = (time_t)e->created;
+		struct tm	 tm;
+
+		if (!hit[i])
+			continue;
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		j->idx[k] = i;
+		r->r[k].idx = i;
+		r->r[k].outcome = 'B';
+		tern_strlcpy(r->r[k].status, "5.7.1", sizeof(r->r[k].status));
+		r->r[k].diag = xasprintf("smtp;550 5.7.1 <%s> is on the "
+		    "suppression list (%s%s%s, %s since %s)", m->rcpts[i].addr,
+		    e->reason, e->scope[0] ? ", " : "", e->scope, e->source,
+		    day);
+		tern_strlcpy(r->cat, category(e), sizeof(r->cat));
+		k++;
+	}
+	j->n = k;
+	r->n = k;
+	r->job = j;
+	r->suppressed = true;
+	snprintf(key, sizeof(key), "%" PRIx64, j->id);
+	hmap_put(&qd.jobs, key, j);
+	qe->st = QE_FLIGHT;
+	qe->q->nflight++;
+	qd.n_suppressed += k;
+	sched_add_result(r);
+}
+
+/*
+ * supp_drop - true when the whole qentry was suppressed (and is being
+ * answered); false when there is something left to deliver in it.
+ */
+bool
+supp_drop(struct qentry *qe)
+{
+	struct supp		*s;
+	struct msg		*m = qe->m;
+	struct supp_entry	*es;
+	bool			*hit;
+	unsigned		 i, nhit = 0;
+	bool			 all;
+
+	if (strcmp(qe->q->vmta, BOUNCD_VMTA) == 0 || (s = supp_ready()) ==
+	    NULL)
+		return false;
+	es = xcalloc(m->nrcpt, sizeof(*es));
+	hit = xcalloc(m->nrcpt, sizeof(*hit));
+	for (i = 0; i < m->nrcpt; i++) {
+		char addr[MAILADDR_MAX + 1];
+
+		if (m->rcpts[i].qe != qe || m->rcpts[i].status != RS_PENDING ||
+		    supp_norm_addr(m->rcpts[i].addr, addr, sizeof(addr)) == -1)
+			continue;
+		if (supp_check(s, addr, m->job, m->pool, &es[i]) == 1) {
+			hit[i] = true;
+			nhit++;
+		}
+	}
+	all = nhit == qe->nrcpt;
+	if (nhit > 0)
+		answer(split(qe, hit, nhit), es, hit);
+	free(es);
+	free(hit);
+	return all;
+}
+
+/* take_blob - a bounded copy of a blob into b */
+static int
+take_blob(struct ipc_msg *m, struct buf *b)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	if (ipc_get_blob(m, &p, &n) == -1 || n > ROWS_MAX ||
+	    memchr(p, '\0', n) != NULL || (n > 0 && p[n - 1] != '\n'))
+		return -1;
+	buf_init(b, ROWS_MAX + 1);
+	buf_add(b, p, n);
+	return 0;
+}
+
+/*
+ * sched_bouncd_result - IPC_BOUNCD_RESULT {u32 n, n x {u32 idx, u8
+ * outcome, str status, str diag}, blob rows, blob events}
+ */
+int
+sched_bouncd_result(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct qresult	*r;
+	struct qjob	*j;
+	char		 key[24], diag[DIAG_TEXT_MAX];
+	uint32_t	 n, i, k;
+
+	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
+	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p) {
+		log_warnx("bouncd: result for unknown job %" PRIx64 " ignored",
+		    m->hdr.reqid);
+		return 0;
+	}
+	if (ipc_get_u32(m, &n) == -1 || n != j->n)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	r->job = j;
+	r->processor = true;
+	r->r = xcalloc(n, sizeof(*r->r));
+	for (i = 0; i < n; i++) {
+		uint8_t oc;
+
+		if (ipc_get_u32(m, &r->r[i].idx) == -1 ||
+		    ipc_get_u8(m, &oc) == -1 ||
+		    ipc_get_str(m, r->r[i].status, sizeof(r->r[i].status)) ==
+		    -1 || ipc_get_str(m, diag, sizeof(diag)) == -1)
+			goto bad;
+		r->r[i].diag = xstrdup(diag);
+		r->n = i + 1;
+		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
+			;
+		if (k == j->n || (oc != 'D' && oc != 'T'))
+			goto bad;
+		r->r[i].outcome = (char)oc;
+	}
+	if (take_blob(m, &r->rows) == -1 || take_blob(m, &r->events) == -1 ||
+	    ipc_get_end(m) == -1)
+		goto bad;
+	sched_add_result(r);
+	return 0;
+bad:
+	for (i = 0; i < r->n; i++)
+		free(r->r[i].diag);
+	free(r->r);
+	if (r->rows.max != 0)
+		buf_free(&r->rows);
+	if (r->events.max != 0)
+		buf_free(&r->events);
+	free(r);
+	return -1;
+}
