@@ -6,7 +6,8 @@
 PKGS="build-essential pkg-config libevent-dev liblmdb-dev lmdb-utils
 libyaml-dev libssl-dev zlib1g-dev libjansson-dev libopendkim-dev
 swaks python3 python3-dnslib perl procps iproute2 clang libclang-rt-14-dev
-libcrypt-dev openssl whois python3-dkim python3-nacl libmail-dkim-perl"
+libcrypt-dev openssl whois python3-dkim python3-nacl libmail-dkim-perl
+libsisimai-perl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
