@@ -4,8 +4,13 @@
  * Purpose:      see spool.h.  The reader is strict on purpose: record
  *               types are allowed only in their phase (head, body, tail),
  *               lengths are capped, V must come first and Z last at
- *               end-of-file.  Anything else is reported and the caller
- *               quarantines the file; nothing here deletes.
+ *               end-of-file.  The DSN records (N, E) are optional but as
+ *               strict: N only right after an R, E only between J and
+ *               K/Z, values checked with the parser's own rules
+ *               (dsn_*_ok in smtp_cmd.c), and never empty, since the
+ *               writer leaves them out when there is nothing to store.
+ *               Anything else is reported and the caller quarantines the
+ *               file; nothing here deletes.
  * Used by:      queued, tern, later deliverd.
  * Trust:        the file may have been cut by a crash or edited by hand.
  * Spool access: through fds given by the caller.
@@ -72,8 +77,10 @@ spool_env_free(struct spool_env *e)
 {
 	unsigned i;
 
-	for (i = 0; i < e->nrcpt; i++)
+	for (i = 0; i < e->nrcpt; i++) {
 		free(e->rcpts[i].addr);
+		free(e->rcpts[i].orcpt);
+	}
 	free(e->rcpts);
 	free(e->sender);
 	free(e->client);
@@ -84,6 +91,14 @@ spool_env_free(struct spool_env *e)
 
 void
 spool_env_add_rcpt(struct spool_env *e, const char *addr)
+{
+	spool_env_add_rcpt_dsn(e, addr, 0, NULL);
+}
+
+/* spool_env_add_rcpt_dsn - checked when written (spool_head_build) */
+void
+spool_env_add_rcpt_dsn(struct spool_env *e, const char *addr,
+    unsigned notify, const char *orcpt)
 {
 	struct spool_rcpt *r;
 	const char	  *at;
@@ -97,6 +112,10 @@ spool_env_add_rcpt(struct spool_env *e, const char *addr)
 	at = strrchr(r->addr, '@');
 	r->domain = at ? at + 1 : r->addr + strlen(r->addr);
 	r->status = RS_PENDING;
+	/* Out of range stays invalid: spool_head_build refuses it. */
+	r->notify = notify > 0xff ? 0xff : (uint8_t)notify;
+	if (orcpt != NULL && *orcpt != '\0')
+		r->orcpt = xstrdup(orcpt);
 }
 
 static int
@@ -128,7 +147,34 @@ spool_blen_fmt(uint64_t n, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)n);
 }
 
-/* spool_head_build - V I A S C H R... B; records each status offset */
+static const char hexdigits[] = "0123456789abcdef";
+
+/* put_rcpt - R (status byte first, noting its offset), then N if any */
+static int
+put_rcpt(struct buf *b, struct spool_rcpt *rc)
+{
+	struct buf	 r;
+	int		 ok;
+
+	buf_init(&r, SPOOL_REC_MAX);
+	ok = buf_add(&r, &rc->status, 1) == 0 &&
+	    buf_addstr(&r, rc->addr) == 0;
+	rc->status_off = (off_t)b->len + 5;
+	ok = ok && rec_put(b, 'R', r.data, r.len) == 0;
+	if (ok && (rc->notify != 0 || rc->orcpt != NULL)) {
+		/* N: NOTIFY as one hex digit, then ORCPT */
+		r.len = 0;
+		ok = dsn_notify_ok(rc->notify) && (rc->orcpt == NULL ||
+		    dsn_orcpt_ok(rc->orcpt)) &&
+		    buf_add(&r, &hexdigits[rc->notify], 1) == 0 &&
+		    (rc->orcpt == NULL || buf_addstr(&r, rc->orcpt) == 0) &&
+		    rec_put(b, 'N', r.data, r.len) == 0;
+	}
+	buf_free(&r);
+	return ok ? 0 : -1;
+}
+
+/* spool_head_build - V I A S C H (R [N])... B; notes each status offset */
 int
 spool_head_build(struct spool_env *e, struct buf *b)
 {
@@ -142,20 +188,9 @@ spool_head_build(struct spool_env *e, struct buf *b)
 	    rec_str(b, 'C', e->client) == -1 ||
 	    rec_str(b, 'H', e->helo) == -1)
 		return -1;
-	for (i = 0; i < e->nrcpt; i++) {
-		struct buf	 r;
-		int		 ok;
-
-		buf_init(&r, SPOOL_REC_MAX);
-		ok = buf_add(&r, &e->rcpts[i].status, 1) == 0 &&
-		    buf_addstr(&r, e->rcpts[i].addr) == 0;
-		e->rcpts[i].status_off = (off_t)b->len + 5;
-		if (!ok || rec_put(b, 'R', r.data, r.len) == -1) {
-			buf_free(&r);
+	for (i = 0; i < e->nrcpt; i++)
+		if (put_rcpt(b, &e->rcpts[i]) == -1)
 			return -1;
-		}
-		buf_free(&r);
-	}
 	spool_blen_fmt(0, zero);
 	e->blen_off = (off_t)b->len + 5;
 	if (rec_put(b, 'B', zero, 16) == -1)
@@ -164,12 +199,32 @@ spool_head_build(struct spool_env *e, struct buf *b)
 	return 0;
 }
 
-/* spool_tail_build - M L J [K] Z, appended after the body at commit */
+/* RET in the E record */
+static const char ret_codes[] = { '-', 'F', 'H' };
+
+/* put_dsn_msg - E: RET as '-', 'F' or 'H', then ENVID; only if any */
+static int
+put_dsn_msg(const struct spool_env *e, struct buf *b)
+{
+	char	 d[1 + DSN_ENVID_MAX];
+	size_t	 n = strnlen(e->envid, sizeof(e->envid));
+
+	if (e->ret == DSN_RET_NONE && n == 0)
+		return 0;
+	if ((unsigned)e->ret >= nitems(ret_codes) || n > DSN_ENVID_MAX ||
+	    (n > 0 && !dsn_text_ok(e->envid, DSN_ENVID_MAX)))
+		return -1;
+	d[0] = ret_codes[e->ret];
+	memcpy(d + 1, e->envid, n);
+	return rec_put(b, 'E', d, 1 + n);
+}
+
+/* spool_tail_build - M L J [E] [K] Z, appended after the body at commit */
 int
 spool_tail_build(const struct spool_env *e, struct buf *b)
 {
 	if (rec_str(b, 'M', e->vmta) == -1 || rec_str(b, 'L', e->pool) == -1 ||
-	    rec_str(b, 'J', e->job) == -1)
+	    rec_str(b, 'J', e->job) == -1 || put_dsn_msg(e, b) == -1)
 		return -1;
 	if (e->prepend != NULL && (!spool_prepend_ok(e->prepend,
 	    strlen(e->prepend)) || rec_str(b, 'K', e->prepend) == -1))
@@ -259,7 +314,77 @@ copy_name(char *dst, size_t sz, const struct reader *r)
 	return 0;
 }
 
-/* read_head - V I A S C H R*, up to and including B */
+/* read_rcpt - an R record: status byte and address */
+static int
+read_rcpt(const struct reader *r, struct spool_env *e, const char **why)
+{
+	*why = "unexpected record in envelope";
+	if (r->len < 2)
+		return -1;
+	*why = "bad recipient status";
+	if (r->data[0] != RS_PENDING && r->data[0] != RS_DELIVERED &&
+	    r->data[0] != RS_BOUNCED)
+		return -1;
+	*why = "too many recipients";
+	if (e->nrcpt == SPOOL_RCPT_MAX)
+		return -1;
+	spool_env_add_rcpt(e, r->data + 1);
+	e->rcpts[e->nrcpt - 1].status = r->data[0];
+	e->rcpts[e->nrcpt - 1].status_off = r->off - r->len;
+	return 0;
+}
+
+/* read_dsn_rcpt - an N record: NOTIFY digit, then ORCPT; never empty */
+static int
+read_dsn_rcpt(const struct reader *r, struct spool_rcpt *rc)
+{
+	const char	*d;
+	unsigned	 n;
+
+	if (r->len < 1 || r->data[0] == '\0' ||
+	    (d = strchr(hexdigits, r->data[0])) == NULL)
+		return -1;
+	n = (unsigned)(d - hexdigits);
+	if (!dsn_notify_ok(n) || (n == 0 && r->len == 1) ||
+	    (r->len > 1 && !dsn_orcpt_ok(r->data + 1)))
+		return -1;
+	rc->notify = (uint8_t)n;
+	if (r->len > 1)
+		rc->orcpt = xstrdup(r->data + 1);
+	return 0;
+}
+
+/* read_rcpts - (R [N])... up to and including B; at least one R */
+static int
+read_rcpts(struct reader *r, struct spool_env *e, const char **why)
+{
+	bool	 after_r = false;
+
+	for (;;) {
+		*why = "truncated envelope";
+		if (rec_next(r) == -1)
+			return -1;
+		if (r->type == 'B')
+			break;
+		if (r->type == 'R') {
+			if (read_rcpt(r, e, why) == -1)
+				return -1;
+			after_r = true;
+			continue;
+		}
+		*why = "unexpected record in envelope";
+		if (r->type != 'N' || !after_r)
+			return -1;
+		*why = "bad recipient DSN record";
+		if (read_dsn_rcpt(r, &e->rcpts[e->nrcpt - 1]) == -1)
+			return -1;
+		after_r = false;
+	}
+	*why = "no recipients";
+	return e->nrcpt == 0 ? -1 : 0;
+}
+
+/* read_head - V I A S C H (R [N])..., up to and including B */
 static int
 read_head(struct reader *r, struct spool_env *e, const char **why)
 {
@@ -287,28 +412,7 @@ read_head(struct reader *r, struct spool_env *e, const char **why)
 	if (rec_next(r) == -1 || r->type != 'H')
 		return -1;
 	e->helo = xstrdup(r->data);
-	for (;;) {
-		*why = "truncated envelope";
-		if (rec_next(r) == -1)
-			return -1;
-		if (r->type == 'B')
-			break;
-		*why = "unexpected record in envelope";
-		if (r->type != 'R' || r->len < 2)
-			return -1;
-		*why = "bad recipient status";
-		if (r->data[0] != RS_PENDING && r->data[0] != RS_DELIVERED &&
-		    r->data[0] != RS_BOUNCED)
-			return -1;
-		*why = "too many recipients";
-		if (e->nrcpt == SPOOL_RCPT_MAX)
-			return -1;
-		spool_env_add_rcpt(e, r->data + 1);
-		e->rcpts[e->nrcpt - 1].status = r->data[0];
-		e->rcpts[e->nrcpt - 1].status_off = r->off - r->len;
-	}
-	*why = "no recipients";
-	if (e->nrcpt == 0)
+	if (read_rcpts(r, e, why) == -1)
 		return -1;
 	*why = "bad body length";
 	if (r->len != 16)
@@ -323,7 +427,25 @@ read_head(struct reader *r, struct spool_env *e, const char **why)
 	return 0;
 }
 
-/* read_tail - M L J [K] Z, Z exactly at end of file */
+/* read_dsn_msg - an E record: RET code, then ENVID; never empty */
+static int
+read_dsn_msg(const struct reader *r, struct spool_env *e)
+{
+	const char	*c;
+
+	if (r->len < 1 || r->len > 1 + DSN_ENVID_MAX || r->data[0] == '\0' ||
+	    (c = memchr(ret_codes, r->data[0], sizeof(ret_codes))) == NULL)
+		return -1;
+	e->ret = (enum dsn_ret)(c - ret_codes);
+	if (r->len == 1)
+		return e->ret == DSN_RET_NONE ? -1 : 0;
+	if (!dsn_text_ok(r->data + 1, DSN_ENVID_MAX))
+		return -1;
+	memcpy(e->envid, r->data + 1, r->len);	/* with the NUL */
+	return 0;
+}
+
+/* read_tail - M L J [E] [K] Z, Z exactly at end of file */
 static int
 read_tail(struct reader *r, struct spool_env *e, const char **why)
 {
@@ -340,6 +462,14 @@ read_tail(struct reader *r, struct spool_env *e, const char **why)
 	*why = "missing end record";
 	if (rec_next(r) == -1)
 		return -1;
+	if (r->type == 'E') {
+		*why = "bad DSN record";
+		if (read_dsn_msg(r, e) == -1)
+			return -1;
+		*why = "missing end record";
+		if (rec_next(r) == -1)
+			return -1;
+	}
 	if (r->type == 'K') {
 		*why = "bad prepended header";
 		if (!spool_prepend_ok(r->data, r->len))

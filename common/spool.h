@@ -3,16 +3,23 @@
  *
  * Purpose:      one file per message, Postfix-style typed records around
  *               the body:
- *                 V I A S C H R... B<body> M L J [K] Z
+ *                 V I A S C H (R [N])... B<body> M L J [E] [K] Z
  *               Each record is a 1-byte type, a 4-byte little-endian
  *               length and the data.  B's data is the body length as 16
  *               hex digits (written as zeros, patched at commit) and the
  *               body follows the record directly.  Every R record starts
  *               with a status byte ('-' pending, 'D' delivered,
- *               'B' bounced) rewritten in place.  An optional K
- *               record between J and Z holds a header to send before
- *               the message (the DKIM-Signature made at commit; files
- *               without it still parse).  Z must end the file.
+ *               'B' bounced) rewritten in place.  An optional N record
+ *               right after an R holds that recipient's DSN request
+ *               (RFC 3461 NOTIFY as one hex digit, then ORCPT); an
+ *               optional E record between J and K/Z holds the message's
+ *               (RET as '-', 'F' or 'H', then ENVID).  Both are written
+ *               only when there is something to store, so a message
+ *               without DSN parameters gives the same bytes as before
+ *               them, and files without them still parse.  An optional
+ *               K record between J (or E) and Z holds a header to send
+ *               before the message (the DKIM-Signature made at commit;
+ *               files without it still parse).  Z must end the file.
  * Used by:      queued (the only writer), tern (reads), deliverd (reads
  *               through an fd).
  * Trust:        a file that does not parse exactly goes to corrupt/;
@@ -28,6 +35,7 @@
 #include <sys/types.h>
 
 #include "mailaddr.h"
+#include "smtp_cmd.h"	/* DSN_* */
 #include "util.h"
 
 #define SPOOL_ID_LEN		16
@@ -48,6 +56,8 @@ struct spool_rcpt {
 	const char	*domain;	/* points into addr */
 	char		 status;
 	off_t		 status_off;
+	uint8_t		 notify;	/* DSN_NOTIFY_* bits, 0: not given */
+	char		*orcpt;		/* "type;address" (ORCPT) or NULL */
 };
 
 struct spool_env {
@@ -65,6 +75,8 @@ struct spool_env {
 	char		 pool[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
 	char		*prepend;	/* K: header to send first, or NULL */
+	enum dsn_ret	 ret;		/* E: RET=, DSN_RET_NONE if not given */
+	char		 envid[DSN_ENVID_MAX + 1];	/* E: ENVID, or "" */
 };
 
 void	 spool_id_new(char id[SPOOL_ID_LEN + 1]);
@@ -75,6 +87,9 @@ void	 spool_bucket(const char *id, char b[3]);
 void	 spool_env_init(struct spool_env *);
 void	 spool_env_free(struct spool_env *);
 void	 spool_env_add_rcpt(struct spool_env *, const char *addr);
+/* The same with NOTIFY bits and ORCPT (NULL or "" for none). */
+void	 spool_env_add_rcpt_dsn(struct spool_env *, const char *addr,
+	    unsigned notify, const char *orcpt);
 int	 spool_head_build(struct spool_env *, struct buf *);
 int	 spool_tail_build(const struct spool_env *, struct buf *);
 void	 spool_blen_fmt(uint64_t, char out[17]);

@@ -54,6 +54,9 @@ usage(void)
 	    "  set queue --mode=backoff|normal SEL\n"
 	    "  reload                validate, then apply without a restart\n"
 	    "  classify FILE...      recipient, status, category of bounces\n"
+	    "  suppression add|remove|show|list|import|export ...\n"
+	    "                        the suppression list (tern suppression "
+	    "for more)\n"
 	    "SEL is DOMAIN/VMTA with wildcards: gmail.com/*, */mta1\n");
 	exit(2);
 }
@@ -421,6 +424,8 @@ tern_main(int argc, char **argv)
 	}
 	if (argc >= 1 && strcmp(argv[0], "classify") == 0)
 		return classify_command(argc, argv, cfgpath);
+	if (argc >= 1 && strcmp(argv[0], "suppression") == 0)
+		return suppression_command(argc, argv, cfgpath);
 	if (argc >= 1) {
 		int rc = shaping_command(argc, argv);
 

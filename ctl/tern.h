@@ -30,5 +30,6 @@ int		 shaping_command(int argc, char **argv);
 
 /* classify.c */
 int		 classify_command(int argc, char **argv, const char *cfgpath);
+int		 suppression_command(int, char **, const char *);
 
 #endif

@@ -163,7 +163,7 @@ acct_add_block(const char *rows, size_t len)
 /* acct_row - one row, without its CRLF, into b (nothing if not wanted) */
 void
 acct_row(struct buf *b, const char *type, const struct msg *m,
-    const char *rcpt,
+    const char *rcpt, const char *orcpt,
     const char *status, const char *diag, const char *dsnmta,
     const char *bcat, const char *src, const char *dst, const char *esmtp,
     const char *queue, const char *tls)
@@ -185,7 +185,7 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
 	acct_field(b, queued, true);
 	acct_field(b, m->sender, true);
 	acct_field(b, rcpt, true);
-	acct_field(b, "", true);			/* orcpt */
+	acct_field(b, orcpt, true);
 	acct_field(b, action, true);
 	acct_field(b, st, true);
 	acct_field(b, diag, true);
@@ -202,7 +202,7 @@ acct_row(struct buf *b, const char *type, const struct msg *m,
 	acct_field(b, strrchr(queue, '/') ? strrchr(queue, '/') + 1 : m->vmta,
 	    true);
 	acct_field(b, m->job, true);
-	acct_field(b, "", true);			/* envId */
+	acct_field(b, m->envid, true);
 	acct_field(b, queue, true);
 	acct_field(b, m->pool, true);
 	/* tls is "protocol:cipher[:resumed]", "" in clear. */

@@ -518,6 +518,54 @@ commit_run(evutil_socket_t fd, short what, void *arg)
 		index_put_batch(done, ndone);
 }
 
+/* commit_now - the group commit, at once (for ndr.c) */
+void
+commit_now(void)
+{
+	if (qd.nbatch > 0)
+		commit_run(-1, 0, NULL);
+}
+
+/*
+ * commit_local - a message made by queued itself (an NDR): from <>, to
+ * rcpt, through vmta, into the next group commit; 0 or -1
+ */
+int
+commit_local(const char *rcpt, const char *vmta, const struct buf *msg)
+{
+	struct rx	*rx = xcalloc(1, sizeof(*rx));
+	struct buf	 head;
+
+	rx->fd = -1;
+	spool_env_init(&rx->env);
+	rx->env.sender = xstrdup("");
+	rx->env.client = xstrdup("127.0.0.1");
+	rx->env.helo = xstrdup(qd.d.cfg->host_name);
+	spool_env_add_rcpt(&rx->env, rcpt);
+	rx->env.arrival = (uint64_t)time(NULL);
+	if ((rx->fd = create_tmp(rx)) == -1) {
+		log_warn("report to <%s>: creating a queue file", rcpt);
+		rx_free(rx, false);
+		return -1;
+	}
+	rx->opened = true;
+	buf_init(&head, SPOOL_HEAD_MAX);
+	if (spool_head_build(&rx->env, &head) == -1 ||
+	    write_all(rx->fd, head.data, head.len) == -1 ||
+	    write_all(rx->fd, msg->data, msg->len) == -1) {
+		log_warn("%s: writing a report", rx->env.id);
+		buf_free(&head);
+		rx_free(rx, true);
+		return -1;
+	}
+	rx->head = head;
+	rx->size = msg->len;
+	tern_strlcpy(rx->env.vmta, vmta, sizeof(rx->env.vmta));
+	rx->committing = true;
+	commit_enqueue(rx);
+	return 0;
+}
+
 void
 commit_init(void)
 {

@@ -105,6 +105,9 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 		    m->rcpts[i].domain + 1 : "";
 		m->rcpts[i].status = e->rcpts[i].status;
 		m->rcpts[i].status_off = e->rcpts[i].status_off;
+		m->rcpts[i].notify = e->rcpts[i].notify;
+		if (e->rcpts[i].orcpt != NULL)
+			m->rcpts[i].orcpt = xstrdup(e->rcpts[i].orcpt);
 		if (m->rcpts[i].status == RS_PENDING)
 			m->npending++;
 	}
@@ -114,6 +117,9 @@ msg_from_env(const struct spool_env *e, uint64_t size)
 	tern_strlcpy(m->vmta, e->vmta, sizeof(m->vmta));
 	tern_strlcpy(m->pool, e->pool, sizeof(m->pool));
 	tern_strlcpy(m->job, e->job, sizeof(m->job));
+	m->ret = (uint8_t)e->ret;
+	if (e->envid[0] != '\0')
+		m->envid = xstrdup(e->envid);
 	/* K stays in the file (read at dispatch): 2 bytes, not ~500. */
 	if (e->prepend != NULL)
 		m->prepend_len = (uint16_t)strlen(e->prepend);
@@ -207,9 +213,12 @@ msg_free(struct msg *m)
 {
 	unsigned i;
 
-	for (i = 0; i < m->nrcpt; i++)
+	for (i = 0; i < m->nrcpt; i++) {
 		free(m->rcpts[i].addr);
+		free(m->rcpts[i].orcpt);
+	}
 	free(m->rcpts);
+	free(m->envid);
 	free(m->sender);
 	free(m->srcmta);
 	free(m);

@@ -39,6 +39,8 @@ struct msg_rcpt {
 	off_t		 status_off;
 	struct queue	*q;
 	struct qentry	*qe;
+	uint8_t		 notify;	/* DSN NOTIFY bits, 0: not given */
+	char		*orcpt;		/* DSN ORCPT or NULL */
 };
 
 struct msg {
@@ -59,6 +61,8 @@ struct msg {
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	char		 pool[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
+	uint8_t		 ret;		/* DSN RET */
+	char		*envid;		/* DSN ENVID or NULL */
 };
 
 enum qe_state { QE_READY, QE_FLIGHT, QE_DEFERRED };
@@ -227,6 +231,7 @@ struct queued {
 	struct supp	*supp;
 	uint64_t	 supp_tried;	/* ms of the last open attempt */
 	uint64_t	 n_suppressed;
+	uint64_t	 n_ndr;		/* reports made (ndr.c) */
 	/* index */
 	MDB_env		*mdb;
 	MDB_dbi		 dbi;
@@ -244,6 +249,14 @@ int	 rx_abort(struct ipc_peer *, struct ipc_msg *);
 void	 rx_peer_gone(struct ipc_peer *);
 void	 commit_init(void);
 void	 commit_enqueue(struct rx *);
+int	 commit_local(const char *rcpt, const char *vmta, const struct buf *);
+void	 commit_now(void);
+
+/* ndr.c */
+bool	 ndr_wanted(const struct msg *, unsigned idx, char fin);
+void	 ndr_make(const struct msg *, const struct qresult *,
+	    const unsigned *ri, const char *fin, unsigned n);
+void	 ndr_commit(void);
 
 /* dkim.c */
 void	 dkim_init(void);
@@ -291,6 +304,7 @@ unsigned sched_release(const char *domain_glob, const char *vmta_glob);
 void	 sched_peer_gone(struct ipc_peer *);
 void	 sched_reload(void);
 void	 sched_defer_at(struct qentry *, uint64_t when, uint32_t attempts);
+int	 msg_open_read(const struct msg *);
 
 /* donelog.c */
 int	 done_open(void);
@@ -301,7 +315,7 @@ void	 done_checkpoint(bool force);
 /* acct.c */
 void	 acct_open(void);
 void	 acct_row(struct buf *, const char *type, const struct msg *,
-	    const char *rcpt,
+	    const char *rcpt, const char *orcpt,
 	    const char *status, const char *diag, const char *dsnmta,
 	    const char *bcat, const char *src, const char *dst,
 	    const char *esmtp, const char *queue, const char *tls);

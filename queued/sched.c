@@ -162,6 +162,12 @@ open_msg(const struct msg *m, int flags)
 	return openat(qd.spool_fd, path, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
+int
+msg_open_read(const struct msg *m)
+{
+	return open_msg(m, O_RDONLY);
+}
+
 /*
  * read_prepend - the K record (the DKIM-Signature) from the end of the
  * file: K, its length, the text, then the empty Z.  0 when there is
@@ -252,6 +258,8 @@ expired(const struct qentry *qe, uint64_t now)
 }
 
 static void	expire_qentry(struct qentry *);
+
+#define NDR_RCPTS	100	/* recipients listed in one report */
 
 /* sched_queue - send what one queue may send now */
 static void
@@ -695,7 +703,8 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 		type = r->queue_level ? "tq" : "t";
 		cat = bcat_classify(qd.bcat, status, r->r[i].diag);
 	}
-	acct_row(b, type, m, rcpt, status, r->r[i].diag, r->mx, cat, r->src,
+	acct_row(b, type, m, rcpt, m->rcpts[r->r[i].idx].orcpt, status,
+	    r->r[i].diag, r->mx, cat, r->src,
 	    r->ip, r->esmtp, qe->q->name, r->tls);
 	if (events_on())
 		events_outcome(r->suppressed ? "suppressed" : fin ==
@@ -845,7 +854,8 @@ results_run(evutil_socket_t fd, short what, void *arg)
 	struct qresult	*r;
 	struct buf	 log, row;
 	uint64_t	 now = (uint64_t)time(NULL);
-	unsigned	 i;
+	unsigned	 i, nndr, ndr_idx[NDR_RCPTS];
+	char		 ndr_fin[NDR_RCPTS];
 
 	buf_init(&log, 256 * 1024 * 1024);
 	buf_init(&row, 64 * 1024);
@@ -862,6 +872,7 @@ results_run(evutil_socket_t fd, short what, void *arg)
 			events_add(r->events.data, r->events.len);
 			continue;
 		}
+		nndr = 0;
 		for (i = 0; i < r->n; i++) {
 			char fin = final_of(r, i, exp);
 
@@ -883,8 +894,17 @@ results_run(evutil_socket_t fd, short what, void *arg)
 				    r->job->qe->m->id, r->r[i].idx, fin,
 				    row.len ? row.data : "");
 			acct_add_raw(row.len ? row.data : "");
+			if (fin != 0 && nndr < NDR_RCPTS &&
+			    ndr_wanted(r->job->qe->m, r->r[i].idx, fin)) {
+				ndr_idx[nndr] = i;
+				ndr_fin[nndr++] = fin;
+			}
 		}
+		if (nndr > 0)
+			ndr_make(r->job->qe->m, r, ndr_idx, ndr_fin, nndr);
 	}
+	/* The reports are durable before their causes are final. */
+	ndr_commit();
 	buf_free(&row);
 	/* Events before the done log: a crash between repeats, never loses. */
 	if (events_flush() == -1 || (log.len > 0 && done_append(&log) == -1)) {

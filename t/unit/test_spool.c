@@ -9,7 +9,13 @@
  *               given trailing junk, a wrong version, no Z, and many
  *               targeted corruptions, and every one must be refused
  *               without a crash.  A byte-flip sweep checks that whatever
- *               the reader accepts is still self-consistent.
+ *               the reader accepts is still self-consistent.  The DSN
+ *               records: N (NOTIFY, ORCPT) after an R and E (RET, ENVID)
+ *               after J round-trip, are left out when empty (the file is
+ *               then byte for byte the pre-DSN one, which a hand-built
+ *               old file shows and which reads with the defaults), never
+ *               move a status byte, are refused by the writer when
+ *               invalid and by the reader when damaged or misplaced.
  * Used by:      t/00-unit.t (build/t/test_spool).
  * Trust:        test code; the files model crash damage and hand edits.
  * Spool access: temporary files only (mkstemp in $TMPDIR or /tmp, removed
@@ -392,6 +398,28 @@ rec_off(const struct qf *q, char t, unsigned nth)
 	return 0;
 }
 
+/* rec_count - how many records of type t the head and tail hold */
+static unsigned
+rec_count(const struct qf *q, char t)
+{
+	size_t	 off = 0;
+	uint32_t len;
+	unsigned n = 0;
+
+	while (off + 5 <= q->b.len) {
+		if (off == q->head_len)
+			off = q->tail_off;
+		len = (uint32_t)(uint8_t)q->b.data[off + 1] |
+		    (uint32_t)(uint8_t)q->b.data[off + 2] << 8 |
+		    (uint32_t)(uint8_t)q->b.data[off + 3] << 16 |
+		    (uint32_t)(uint8_t)q->b.data[off + 4] << 24;
+		if (q->b.data[off] == t)
+			n++;
+		off += 5 + len;
+	}
+	return n;
+}
+
 static void
 test_corrupt(void)
 {
@@ -664,6 +692,419 @@ test_prepend(void)
 	close(fd);
 }
 
+/* --- DSN records (N, E) ---------------------------------------------- */
+
+/* raw_rec - a record built by hand, not by spool.c */
+static void
+raw_rec(struct buf *b, char type, const char *data)
+{
+	char	 h[5];
+
+	h[0] = type;
+	le32(h + 1, (uint32_t)strlen(data));
+	buf_add(b, h, 5);
+	buf_add(b, data, strlen(data));
+}
+
+/* raw_old - the file fill_env() makes, as a pre-DSN Tern wrote it */
+static void
+raw_old(struct buf *b, const char *bdy, size_t blen)
+{
+	char	 hex[17];
+	unsigned i;
+
+	buf_init(b, 1024 * 1024);
+	raw_rec(b, 'V', "1");
+	raw_rec(b, 'I', "5f3e2a1b9c8d7e6f");
+	raw_rec(b, 'A', "1700000000");
+	raw_rec(b, 'S', "sender@example.com");
+	raw_rec(b, 'C', "[192.0.2.7]:40211");
+	raw_rec(b, 'H', "client.example");
+	for (i = 0; i < nitems(rcpt_addrs); i++) {
+		char r[128];
+
+		snprintf(r, sizeof(r), "%c%s", "-DB"[i], rcpt_addrs[i]);
+		raw_rec(b, 'R', r);
+	}
+	spool_blen_fmt(blen, hex);
+	raw_rec(b, 'B', hex);
+	buf_add(b, bdy, blen);
+	raw_rec(b, 'M', "vmta-1");
+	raw_rec(b, 'L', "pool.a");
+	raw_rec(b, 'J', "job_42");
+	raw_rec(b, 'Z', "");
+}
+
+/* An old file reads with no DSN data; the writer gives the same bytes. */
+static void
+test_dsn_old(void)
+{
+	struct spool_env e, r;
+	struct buf	 old;
+	struct qf	 q;
+	const char	*why = NULL;
+	unsigned	 i, dsn = 0;
+	int		 fd = tmpfd();
+
+	raw_old(&old, body, sizeof(body) - 1);
+	put_file(fd, old.data, old.len);
+	if (!is_int(spool_env_read(fd, &r, &why), 0, "a pre-DSN file reads"))
+		diag("    why: %s", why ? why : "(none)");
+	for (i = 0; i < r.nrcpt; i++)
+		if (r.rcpts[i].notify != 0 || r.rcpts[i].orcpt != NULL)
+			dsn++;
+	ok(r.nrcpt == 3 && dsn == 0, "its recipients have no NOTIFY, ORCPT");
+	is_int(r.ret, DSN_RET_NONE, "its RET is none");
+	is_str(r.envid, "", "its ENVID is empty");
+	spool_env_free(&r);
+
+	fill_env(&e);
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "no-DSN file built");
+	ok(q.b.len == old.len && memcmp(q.b.data, old.data, old.len) == 0,
+	    "without DSN data the file is byte for byte the pre-DSN one");
+	buf_free(&q.b);
+	/* NOTIFY 0 and "" ORCPT (spool_env_add_rcpt_dsn): still nothing */
+	spool_env_add_rcpt_dsn(&e, "four@example.com", 0, "");
+	spool_env_add_rcpt_dsn(&e, "five@example.com", 0, NULL);
+	ok(e.rcpts[3].orcpt == NULL && e.rcpts[4].orcpt == NULL,
+	    "an empty ORCPT is stored as NULL");
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "built again");
+	ok(rec_count(&q, 'N') == 0 && rec_count(&q, 'E') == 0,
+	    "no N or E record when there is nothing to store");
+	buf_free(&q.b);
+	buf_free(&old);
+	spool_env_free(&e);
+	close(fd);
+}
+
+/* fill_dsn - fill_env() with DSN data on two of three recipients */
+static void
+fill_dsn(struct spool_env *e)
+{
+	fill_env(e);
+	e->nrcpt = 0;
+	free(e->rcpts[0].addr);
+	free(e->rcpts[1].addr);
+	free(e->rcpts[2].addr);
+	spool_env_add_rcpt_dsn(e, rcpt_addrs[0], DSN_NOTIFY_SUCCESS |
+	    DSN_NOTIFY_FAILURE, "rfc822;Orig+1@example.com");
+	spool_env_add_rcpt(e, rcpt_addrs[1]);
+	spool_env_add_rcpt_dsn(e, rcpt_addrs[2], DSN_NOTIFY_NEVER, NULL);
+	e->rcpts[1].status = RS_DELIVERED;
+	e->rcpts[2].status = RS_BOUNCED;
+	e->ret = DSN_RET_HDRS;
+	tern_strlcpy(e->envid, "QQ314159 x=y", sizeof(e->envid));
+}
+
+/* check_dsn - r holds what fill_dsn() wrote */
+static void
+check_dsn(const struct spool_env *r, const char *what)
+{
+	ok(r->nrcpt == 3, "%s: three recipients", what);
+	if (r->nrcpt != 3)
+		return;
+	is_int(r->rcpts[0].notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE,
+	    "%s: rcpt 0 NOTIFY", what);
+	is_str(r->rcpts[0].orcpt ? r->rcpts[0].orcpt : "(null)",
+	    "rfc822;Orig+1@example.com", "%s: rcpt 0 ORCPT", what);
+	ok(r->rcpts[1].notify == 0 && r->rcpts[1].orcpt == NULL,
+	    "%s: rcpt 1 has no DSN data", what);
+	ok(r->rcpts[2].notify == DSN_NOTIFY_NEVER && r->rcpts[2].orcpt ==
+	    NULL, "%s: rcpt 2 NOTIFY=NEVER, no ORCPT", what);
+	is_int(r->ret, DSN_RET_HDRS, "%s: RET", what);
+	is_str(r->envid, "QQ314159 x=y", "%s: ENVID", what);
+}
+
+static void
+test_dsn_roundtrip(void)
+{
+	struct spool_env e, r;
+	struct qf	 q;
+	const char	*why = NULL;
+	unsigned	 i;
+	char		 c;
+	size_t		 off;
+	int		 fd = tmpfd();
+
+	fill_dsn(&e);
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "DSN file built");
+	is_int(rec_count(&q, 'N'), 2, "two N records");
+	is_int(rec_count(&q, 'E'), 1, "one E record");
+	off = rec_off(&q, 'N', 0);
+	is_int(off, rec_off(&q, 'R', 0) + 5 + 1 + strlen(rcpt_addrs[0]),
+	    "the first N is right after the first R");
+	ok(memcmp(q.b.data + off, "N\x1a\0\0\0" "6rfc822;Orig+1@", 20) == 0,
+	    "N holds the NOTIFY digit, then ORCPT");
+	ok(memcmp(q.b.data + rec_off(&q, 'N', 1), "N\x01\0\0\0" "1", 6) == 0,
+	    "N of NOTIFY=NEVER alone");
+	off = rec_off(&q, 'E', 0);
+	ok(off == rec_off(&q, 'J', 0) + 5 + strlen(e.job) &&
+	    memcmp(q.b.data + off, "E\x0d\0\0\0" "HQQ314159 x=y", 18) == 0,
+	    "E follows J: RET code, then ENVID");
+	for (i = 0; i < 3; i++)
+		is_int(q.status_off[i], (off_t)rec_off(&q, 'R', i) + 5,
+		    "rcpt %u: status byte still 5 bytes into its R", i);
+	put_file(fd, q.b.data, q.b.len);
+	if (!is_int(spool_env_read(fd, &r, &why), 0, "DSN file reads"))
+		diag("    why: %s", why ? why : "(none)");
+	check_dsn(&r, "read back");
+	for (i = 0; i < r.nrcpt; i++) {
+		is_int(r.rcpts[i].status_off, q.status_off[i],
+		    "rcpt %u: status_off is the writer's", i);
+		c = 0;
+		if (pread(fd, &c, 1, r.rcpts[i].status_off) != 1)
+			c = 0;
+		is_int(c, e.rcpts[i].status, "rcpt %u: status byte there", i);
+	}
+	spool_env_free(&r);
+
+	/* Status rewritten in place: the DSN data stays. */
+	c = RS_BOUNCED;
+	ok(pwrite(fd, &c, 1, q.status_off[0]) == 1, "status rewritten");
+	is_int(spool_env_read(fd, &r, &why), 0, "and the file still reads");
+	is_int(r.nrcpt ? r.rcpts[0].status : 0, RS_BOUNCED, "new status");
+	check_dsn(&r, "after the rewrite");
+	spool_env_free(&r);
+	buf_free(&q.b);
+
+	/* One of each alone; the limits; E with K. */
+	e.ret = DSN_RET_NONE;
+	memset(e.envid, 'v', DSN_ENVID_MAX);
+	e.envid[DSN_ENVID_MAX] = '\0';
+	free(e.rcpts[0].orcpt);
+	e.rcpts[0].orcpt = xmalloc(DSN_ORCPT_MAX + 1);
+	memcpy(e.rcpts[0].orcpt, "x-t;", 4);
+	memset(e.rcpts[0].orcpt + 4, 'o', DSN_ORCPT_MAX - 4);
+	e.rcpts[0].orcpt[DSN_ORCPT_MAX] = '\0';
+	e.rcpts[0].notify = 0;
+	e.prepend = xstrdup("DKIM-Signature: v=1\r\n");
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "limits file built");
+	put_file(fd, q.b.data, q.b.len);
+	is_int(spool_env_read(fd, &r, &why), 0, "limits file reads");
+	ok(r.nrcpt == 3 && r.rcpts[0].notify == 0 && r.rcpts[0].orcpt &&
+	    strcmp(r.rcpts[0].orcpt, e.rcpts[0].orcpt) == 0,
+	    "ORCPT of %d characters, NOTIFY not given", DSN_ORCPT_MAX);
+	ok(r.ret == DSN_RET_NONE && strcmp(r.envid, e.envid) == 0,
+	    "ENVID of %d characters, RET not given", DSN_ENVID_MAX);
+	ok(r.prepend != NULL, "K after E");
+	spool_env_free(&r);
+	buf_free(&q.b);
+
+	e.envid[0] = '\0';
+	e.ret = DSN_RET_FULL;
+	is_int(build(&e, body, sizeof(body) - 1, &q), 0, "RET alone built");
+	put_file(fd, q.b.data, q.b.len);
+	is_int(spool_env_read(fd, &r, &why), 0, "RET alone reads");
+	ok(r.ret == DSN_RET_FULL && r.envid[0] == '\0', "RET=FULL, no ENVID");
+	spool_env_free(&r);
+	buf_free(&q.b);
+	spool_env_free(&e);
+	close(fd);
+}
+
+/* The writer refuses DSN data the reader would refuse. */
+static void
+test_dsn_writer(void)
+{
+	static const struct {
+		unsigned	 notify;
+		const char	*orcpt;
+	} bad_rcpt[] = {
+		{ DSN_NOTIFY_NEVER | DSN_NOTIFY_SUCCESS, NULL },
+		{ 0x10, NULL }, { 0x100 | DSN_NOTIFY_SUCCESS, NULL },
+		{ 0, "a@b.com" }, { 0, ";a@b.com" }, { 0, "rfc822;" },
+		{ 0, "rfc822;a\r\nX-Injected: y" }, { 0, "rfc822;caf\xc3\xa9" },
+		{ DSN_NOTIFY_DELAY, "rfc 822;a" },
+	};
+	struct spool_env e;
+	struct qf	 q;
+	char		 big[DSN_ORCPT_MAX + 2];
+	unsigned	 i;
+
+	for (i = 0; i < nitems(bad_rcpt); i++) {
+		fill_env(&e);
+		spool_env_add_rcpt_dsn(&e, "x@example.com", bad_rcpt[i].notify,
+		    bad_rcpt[i].orcpt);
+		is_int(build(&e, body, 10, &q), -1, "writer refuses NOTIFY "
+		    "%#x ORCPT %s", bad_rcpt[i].notify, bad_rcpt[i].orcpt ?
+		    bad_rcpt[i].orcpt : "-");
+		buf_free(&q.b);
+		spool_env_free(&e);
+	}
+	memcpy(big, "rfc822;", 7);
+	memset(big + 7, 'o', DSN_ORCPT_MAX + 1 - 7);
+	big[DSN_ORCPT_MAX + 1] = '\0';
+	fill_env(&e);
+	spool_env_add_rcpt_dsn(&e, "x@example.com", 0, big);
+	is_int(build(&e, body, 10, &q), -1, "writer refuses an ORCPT of %d",
+	    DSN_ORCPT_MAX + 1);
+	buf_free(&q.b);
+	spool_env_free(&e);
+
+	fill_env(&e);
+	e.ret = (enum dsn_ret)3;
+	is_int(build(&e, body, 10, &q), -1, "writer refuses RET 3");
+	buf_free(&q.b);
+	e.ret = DSN_RET_FULL;
+	tern_strlcpy(e.envid, "a\tb", sizeof(e.envid));
+	is_int(build(&e, body, 10, &q), -1, "writer refuses an ENVID with "
+	    "a tab");
+	buf_free(&q.b);
+	memset(e.envid, 'v', sizeof(e.envid));	/* not terminated */
+	is_int(build(&e, body, 10, &q), -1, "writer refuses an unterminated "
+	    "ENVID");
+	buf_free(&q.b);
+	spool_env_free(&e);
+}
+
+/* expect_good - the file in m must read */
+static void
+expect_good(int fd, const struct buf *m, const char *what)
+{
+	struct spool_env r;
+	const char	*why = NULL;
+
+	put_file(fd, m->data, m->len);
+	if (!is_int(spool_env_read(fd, &r, &why), 0, "accepted: %s", what))
+		diag("    why: %s", why ? why : "(none)");
+	else
+		spool_env_free(&r);
+}
+
+/* Damaged or misplaced N and E records. */
+static void
+test_dsn_corrupt(void)
+{
+	static const char *bad_n[] = {
+		"", "0", "3", "5", "7", "9", "b", "f", "A", "E", "g", "-",
+		" rfc822;a@b", "2rfc822", "2;a@b", "2rfc822;",
+		"2rfc822;a\x01" "b", "2rfc822;a\x7f", "2rfc822;caf\xc3\xa9",
+		"2rfc 822;a", "2a=b;c",
+	};
+	static const char *bad_e[] = {
+		"", "-", "X", "f", "h", "0", "Fa\tb", "Ha\x7f", "-\x01",
+		"F\xc3\xa9",
+	};
+	struct spool_env e, r;
+	struct qf	 q;
+	struct buf	 m;
+	const char	*why;
+	char		 rec[600], big[5 + 1 + DSN_ENVID_MAX + 1];
+	size_t		 off, noff, n, nbad = 0, accepted, insane;
+	unsigned	 i;
+	int		 fd = tmpfd();
+
+	fill_dsn(&e);
+	if (build(&e, body, sizeof(body) - 1, &q) == -1)
+		bail_out("cannot build the DSN file");
+	noff = rec_off(&q, 'N', 0);
+	n = 5 + 26;			/* the first N, whole */
+
+	/* The N record itself: replaced by each bad one in turn. */
+	for (i = 0; i < nitems(bad_n); i++) {
+		rec[0] = 'N';
+		le32(rec + 1, (uint32_t)strlen(bad_n[i]));
+		memcpy(rec + 5, bad_n[i], strlen(bad_n[i]));
+		big[0] = 'N';
+		big[1] = ' ';
+		tap_quote(bad_n[i], big + 2, sizeof(big) - 2);
+		mutate(fd, &q, noff, n, rec, 5 + strlen(bad_n[i]), big);
+	}
+	/* Where N may not be. */
+	mutate(fd, &q, noff, 0, q.b.data + noff, n, "N twice after an R");
+	mutate(fd, &q, rec_off(&q, 'R', 0), 0, q.b.data + noff, n,
+	    "N before the first R");
+	mutate(fd, &q, rec_off(&q, 'B', 0), 0, q.b.data + noff, n,
+	    "N after the last R's N");
+	mutate(fd, &q, rec_off(&q, 'M', 0), 0, q.b.data + noff, n,
+	    "N in the tail");
+	mutate(fd, &q, q.b.len - 5, 0, q.b.data + noff, n, "N before Z");
+	mutate(fd, &q, noff, 1, "n", 1, "N renamed n");
+
+	/* The E record. */
+	off = rec_off(&q, 'E', 0);
+	n = 5 + 13;
+	for (i = 0; i < nitems(bad_e); i++) {
+		rec[0] = 'E';
+		le32(rec + 1, (uint32_t)strlen(bad_e[i]));
+		memcpy(rec + 5, bad_e[i], strlen(bad_e[i]));
+		big[0] = 'E';
+		big[1] = ' ';
+		tap_quote(bad_e[i], big + 2, sizeof(big) - 2);
+		mutate(fd, &q, off, n, rec, 5 + strlen(bad_e[i]), big);
+	}
+	big[0] = 'E';
+	le32(big + 1, 1 + DSN_ENVID_MAX + 1);
+	big[5] = 'F';
+	memset(big + 6, 'v', DSN_ENVID_MAX + 1);
+	mutate(fd, &q, off, n, big, sizeof(big), "ENVID over 100");
+	mutate(fd, &q, off, 0, q.b.data + off, n, "E twice");
+	mutate(fd, &q, rec_off(&q, 'J', 0), 0, q.b.data + off, n,
+	    "E before J");
+	mutate(fd, &q, rec_off(&q, 'B', 0), 0, q.b.data + off, n,
+	    "E in the envelope");
+	mutate(fd, &q, rec_off(&q, 'R', 0), 0, q.b.data + off, n,
+	    "E among the recipients");
+
+	/* E after K (K then E: refused), and E before K (read). */
+	buf_init(&m, 4 * 1024 * 1024);
+	buf_add(&m, q.b.data, q.b.len - 5);
+	raw_rec(&m, 'K', "X: y\r\n");
+	raw_rec(&m, 'Z', "");
+	expect_good(fd, &m, "E then K");
+	m.len = off;
+	buf_add(&m, q.b.data + off + n, q.b.len - 5 - off - n);
+	raw_rec(&m, 'K', "X: y\r\n");
+	buf_add(&m, q.b.data + off, n);
+	raw_rec(&m, 'Z', "");
+	expect_bad(fd, m.data, m.len, "K then E");
+	buf_free(&m);
+
+	/* Every truncation of a file with N and E is refused. */
+	for (n = 0; n < q.b.len; n++) {
+		put_file(fd, q.b.data, n);
+		why = NULL;
+		if (spool_env_read(fd, &r, &why) == 0)
+			spool_env_free(&r);
+		else if (why != NULL)
+			nbad++;
+	}
+	is_int(nbad, q.b.len, "all %zu truncations of the DSN file refused",
+	    q.b.len);
+
+	/* Byte flips: whatever reads is still valid DSN data. */
+	accepted = insane = 0;
+	for (off = 0; off < q.b.len; off++) {
+		static const uint8_t x[] = { 0x01, 0x20, 0x80 };
+		unsigned k;
+
+		for (k = 0; k < nitems(x); k++) {
+			q.b.data[off] ^= (char)x[k];
+			put_file(fd, q.b.data, q.b.len);
+			if (spool_env_read(fd, &r, &why) == 0) {
+				accepted++;
+				for (i = 0; i < r.nrcpt; i++)
+					if (!dsn_notify_ok(r.rcpts[i].notify)
+					    || (r.rcpts[i].orcpt != NULL &&
+					    !dsn_orcpt_ok(r.rcpts[i].orcpt)))
+						insane++;
+				if ((unsigned)r.ret > DSN_RET_HDRS ||
+				    (r.envid[0] != '\0' &&
+				    !dsn_text_ok(r.envid, DSN_ENVID_MAX)))
+					insane++;
+				spool_env_free(&r);
+			}
+			q.b.data[off] ^= (char)x[k];
+		}
+	}
+	ok(1, "DSN byte-flip sweep over %zu bytes (%zu accepted)", q.b.len,
+	    accepted);
+	is_int(insane, 0, "every accepted flip has valid DSN data");
+	buf_free(&q.b);
+	spool_env_free(&e);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -673,5 +1114,9 @@ main(void)
 	test_corrupt();
 	test_prepend_ok();
 	test_prepend();
+	test_dsn_old();
+	test_dsn_roundtrip();
+	test_dsn_writer();
+	test_dsn_corrupt();
 	return done_testing();
 }

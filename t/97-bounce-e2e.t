@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+# 97-bounce-e2e.t - bounces and complaints end to end, on loopback.
+#
+# mta1 writes VERP return paths.  A message from bounce@bounces.test to
+# alice@dest.test (job J1) goes out to a sink; the sink saw the VERP
+# return path.  A delivery status notification for it, sent from a
+# source that may not relay to that return path (a bounce-processor
+# domain), is taken by smtpd and read by bouncd: an rb row with the
+# original job id, VirtualMTA, status and category, and alice is on the
+# suppression list; the next message to her is not delivered and is
+# accounted as suppressed.  The same for an ARF complaint about bob
+# (job J2, tied by the returned X-Job) sent to fbl@tern.test: an f row
+# with the feedback type and source IP, and bob is suppressed.  A 4xx
+# delay notice suppresses nobody; mail to a processor address that is
+# not a report is consumed without a row; a bouncd killed with SIGKILL
+# comes back and nothing for the processors is lost.
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ternlib import TAP, Tern, free_port_on  # noqa
+from sinklib import Sink  # noqa
+from shapelib import Run, ctl, exit_on_sigterm, never, until  # noqa
+from bouncelib import (PROCESSORS, SOURCES, VMTAS, arf, dsn, inject,  # noqa
+                       rows, send, wait_rows)
+
+exit_on_sigterm()
+t = TAP()
+tmp = tempfile.mkdtemp(prefix="tern-t97-")
+H = "127.0.0.20"
+P = free_port_on([H])
+DOMAINS = ('  "*": { retry-after: 1s, bounce-after: 10m, route: "[%s]:%d" }\n'
+           % (H, P))
+sink = Sink(tmp, H, P, name="dest")
+
+with Run(t, tmp, sink) as run:
+    sink.start()
+    tern = run.start(Tern(domains=DOMAINS, vmtas=VMTAS, sources=SOURCES,
+                          extra=PROCESSORS))
+
+    # --- a message goes out with a VERP return path -------------------------
+    send(tern.port, "bounce@bounces.test", "alice@dest.test", job="J1")
+    ok = until(lambda: "alice@dest.test" in sink.delivered_rcpts(), 20)
+    t.ok(ok, "the message to alice was delivered to the sink")
+    frm = [m["frm"] for m in sink.delivered() if "alice@dest.test" in
+           m["rcpts"]]
+    verp = frm[0] if frm else ""
+    t.is_(verp, "bounce+alice=dest.test=mta1=J1@bounces.test",
+          "MAIL FROM is the VERP return path (recipient, vmta, job)")
+    t.ok(wait_rows(tern, "d", "alice@dest.test", 10),
+         "a d row for alice")
+
+    # --- its DSN comes back from the Internet -------------------------------
+    code = inject(tern.port, "", verp or "x@bounces.test",
+                  dsn(verp, "alice@dest.test"))
+    t.is_(code, 250, "a DSN to the VERP address is accepted from a source "
+          "that may not relay")
+    rb = wait_rows(tern, "rb", "alice@dest.test", 20)
+    t.ok(len(rb) == 1, "one rb row for alice", rb)
+    r = rb[0] if rb else {}
+    t.is_(r.get("jobId"), "J1", "rb row: the original job id")
+    t.is_(r.get("vmta"), "mta1", "rb row: the original VirtualMTA")
+    t.ok(r.get("dsnStatus", "").startswith("5.1.1"),
+         "rb row: dsnStatus 5.1.1", r.get("dsnStatus"))
+    t.is_(r.get("bounceCat"), "bad-mailbox", "rb row: category bad-mailbox")
+    t.ok("user unknown" in r.get("dsnDiag", ""), "rb row: the diagnostic",
+         r.get("dsnDiag"))
+    t.is_(r.get("orig"), "bounce@bounces.test",
+          "rb row: orig is the sender without the VERP tail")
+    t.ok(not [x for x in sink.messages() if x["frm"] == ""],
+         "the DSN was not relayed anywhere")
+
+    # --- alice is suppressed ------------------------------------------------
+    rc, out, err = ctl(tern, "--json", "suppression", "show",
+                       "alice@dest.test")
+    t.ok(rc == 0 and "bad-mailbox" in out,
+         "tern suppression show alice: on the list (bad-mailbox)", out + err)
+    n0 = len(sink.messages())
+    send(tern.port, "bounce@bounces.test", "alice@dest.test", job="J3")
+    b = wait_rows(tern, "b", "alice@dest.test", 20)
+    t.ok(len(b) == 1 and "suppression list" in b[0]["dsnDiag"],
+         "the next message to alice: a b row saying suppressed", b)
+    t.ok(b and b[0]["dsnStatus"].startswith("5.7.1") and
+         b[0]["bounceCat"] == "bad-mailbox" and b[0]["jobId"] == "J3",
+         "suppressed row: 5.7.1, the entry's category, its own job", b)
+    t.ok(never(lambda: any("alice@dest.test" in m["rcpts"]
+                           for m in sink.messages()[n0:]), 2),
+         "... and the sink never saw alice again")
+
+    # --- a complaint about bob ----------------------------------------------
+    send(tern.port, "news@bounces.test", "bob@dest.test", job="J2",
+         vmta="mta2")
+    until(lambda: "bob@dest.test" in sink.delivered_rcpts(), 20)
+    code = inject(tern.port, "feedback@provider.test", "fbl@tern.test",
+                  arf("bob@dest.test", "J2", source_ip="127.0.0.2"))
+    t.is_(code, 250, "an ARF report to fbl@tern.test is accepted")
+    f = wait_rows(tern, "f", "bob@dest.test", 20)
+    t.ok(len(f) == 1, "one f row for bob", f)
+    r = f[0] if f else {}
+    t.is_(r.get("jobId"), "J2", "f row: job id from the returned X-Job")
+    t.is_(r.get("feedbackType"), "abuse", "f row: feedbackType abuse")
+    t.is_(r.get("repSourceIp"), "127.0.0.2", "f row: the reported source IP")
+    n0 = len(sink.messages())
+    send(tern.port, "news@bounces.test", "bob@dest.test", job="J4",
+         vmta="mta2")
+    b = wait_rows(tern, "b", "bob@dest.test", 20)
+    t.ok(len(b) == 1 and "suppression list" in b[0]["dsnDiag"] and
+         b[0]["bounceCat"] == "spam-related",
+         "the next message to bob: suppressed (complaint, spam-related)", b)
+    t.ok(never(lambda: any("bob@dest.test" in m["rcpts"]
+                           for m in sink.messages()[n0:]), 1),
+         "... and the sink never saw bob again")
+
+    # --- a delay notice suppresses nobody -----------------------------------
+    send(tern.port, "bounce@bounces.test", "carol@dest.test", job="J5")
+    until(lambda: "carol@dest.test" in sink.delivered_rcpts(), 20)
+    vc = "bounce+carol=dest.test=mta1=J5@bounces.test"
+    inject(tern.port, "", vc, dsn(vc, "carol@dest.test", status="4.2.2",
+                                  diag="452 4.2.2 mailbox full"))
+    t.ok(never(lambda: rows(tern, "rb", "carol@dest.test"), 2),
+         "a 4.x.x report (delayed) writes no rb row")
+    rc, out, err = ctl(tern, "--json", "suppression", "show",
+                       "carol@dest.test")
+    t.ok("bad-mailbox" not in out and "4.2.2" not in out,
+         "carol is not suppressed", out)
+
+    # --- not a report: consumed, counted, no row -----------------------------
+    nrows = len(rows(tern))
+    code = inject(tern.port, "someone@else.test", "bounce@bounces.test",
+                  "Subject: hi\r\n\r\njust a note\r\n")
+    t.is_(code, 250, "mail to a processor address that is no report is "
+          "accepted")
+    until(lambda: not [q for q in (tern.queues() or [])
+                       if "#bouncd" in q.get("queue", "") and
+                       q.get("rcpts", 0) > 0], 10)
+    t.is_(len(rows(tern)), nrows, "... and makes no row")
+
+    # --- bouncd killed: the reports wait in the queue -------------------------
+    tern.kill("bouncd")
+    send(tern.port, "bounce@bounces.test", "dave@dest.test", job="J6")
+    until(lambda: "dave@dest.test" in sink.delivered_rcpts(), 20)
+    vd = "bounce+dave=dest.test=mta1=J6@bounces.test"
+    code = inject(tern.port, "", vd, dsn(vd, "dave@dest.test",
+                                         status="5.1.2",
+                                         diag="550 5.1.2 bad domain"))
+    t.is_(code, 250, "with bouncd killed, a DSN is still accepted (queued)")
+    rb = wait_rows(tern, "rb", "dave@dest.test", 30)
+    t.ok(len(rb) == 1 and rb[0]["jobId"] == "J6",
+         "ternd restarted bouncd and the DSN was processed", rb)
+    t.diag("bouncd: %s" % (tern.status() or {}).get("bouncd"))
+t.done()
