@@ -99,12 +99,16 @@ rx_new(struct ipc_peer *p, struct ipc_msg *m)
 	struct peer_state *ps = p->arg;
 	struct rx	  *rx;
 	char		   sender[MAILADDR_MAX + 1], ip[64], helo[256];
+	char		   envid[DSN_ENVID_MAX + 1];
 	struct mailaddr	   a;
 	const char	  *why;
+	uint8_t		   ret;
 
 	if (ipc_get_str(m, sender, sizeof(sender)) == -1 ||
 	    ipc_get_str(m, ip, sizeof(ip)) == -1 ||
-	    ipc_get_str(m, helo, sizeof(helo)) == -1 || ipc_get_end(m) == -1)
+	    ipc_get_str(m, helo, sizeof(helo)) == -1 ||
+	    ipc_get_u8(m, &ret) == -1 || ret > DSN_RET_HDRS ||
+	    ipc_get_str(m, envid, sizeof(envid)) == -1 || ipc_get_end(m) == -1)
 		return -1;
 	if (sender[0] != '\0' && mailaddr_parse(sender, &a, &why) == -1)
 		return -1;
@@ -118,6 +122,8 @@ rx_new(struct ipc_peer *p, struct ipc_msg *m)
 	rx->env.sender = xstrdup(sender);
 	rx->env.client = xstrdup(ip);
 	rx->env.helo = xstrdup(helo);
+	rx->env.ret = (enum dsn_ret)ret;
+	tern_strlcpy(rx->env.envid, envid, sizeof(rx->env.envid));
 	TAILQ_INSERT_TAIL(&ps->rxs, rx, entry);
 	return 0;
 }
@@ -127,17 +133,21 @@ int
 rx_rcpt(struct ipc_peer *p, struct ipc_msg *m)
 {
 	struct rx	*rx;
-	char		 addr[MAILADDR_MAX + 1];
+	char		 addr[MAILADDR_MAX + 1], orcpt[DSN_ORCPT_MAX + 1];
 	struct mailaddr	 a;
 	const char	*why;
+	uint8_t		 notify;
 
-	if (ipc_get_str(m, addr, sizeof(addr)) == -1 || ipc_get_end(m) == -1)
+	if (ipc_get_str(m, addr, sizeof(addr)) == -1 ||
+	    ipc_get_u8(m, &notify) == -1 ||
+	    ipc_get_str(m, orcpt, sizeof(orcpt)) == -1 || ipc_get_end(m) == -1)
 		return -1;
 	if ((rx = rx_find(p, m->hdr.reqid)) == NULL || rx->opened ||
 	    rx->env.nrcpt >= RX_RCPT_MAX ||
-	    mailaddr_parse(addr, &a, &why) == -1)
+	    mailaddr_parse(addr, &a, &why) == -1 || !dsn_notify_ok(notify) ||
+	    (orcpt[0] != '\0' && !dsn_orcpt_ok(orcpt)))
 		return -1;
-	spool_env_add_rcpt(&rx->env, addr);
+	spool_env_add_rcpt_dsn(&rx->env, addr, notify, orcpt[0] ? orcpt : NULL);
 	return 0;
 }
 

@@ -238,9 +238,13 @@ tx_reset(struct session *s)
 			ipc_send(smtpd.queued, &o, -1);
 		}
 	}
-	for (i = 0; i < t->nrcpt; i++)
+	for (i = 0; i < t->nrcpt; i++) {
 		free(t->rcpts[i]);
+		free(t->orcpt[i]);
+	}
 	free(t->rcpts);
+	free(t->orcpt);
+	free(t->notify);
 	if (t->out != NULL)
 		evbuffer_free(t->out);
 	buf_free(&t->hdr);
@@ -317,6 +321,7 @@ cmd_helo(struct session *s, const char *args, bool esmtp)
 		evbuffer_add_printf(out, "250-SIZE %llu\r\n",
 		    (unsigned long long)s->pol.max_message_size);
 	evbuffer_add_printf(out, "250-8BITMIME\r\n");
+	evbuffer_add_printf(out, "250-DSN\r\n");
 	if (tls_offered(s))
 		evbuffer_add_printf(out, "250-STARTTLS\r\n");
 	if (auth_offered(s))
@@ -369,7 +374,8 @@ cmd_mail(struct session *s, const char *args)
 		s->nerrors++;
 		return;
 	}
-	if (!s->esmtp && (m.size || m.body != BODY_7BIT)) {
+	if (!s->esmtp && (m.size || m.body != BODY_7BIT ||
+	    m.ret != DSN_RET_NONE || m.envid[0] != '\0')) {
 		session_reply(s, "555 5.5.4 ESMTP parameters need EHLO");
 		return;
 	}
@@ -381,6 +387,8 @@ cmd_mail(struct session *s, const char *args)
 	tx_reset(s);
 	mailaddr_format(&m.addr, s->tx.sender, sizeof(s->tx.sender));
 	s->tx.declared_size = m.size;
+	s->tx.ret = (uint8_t)m.ret;
+	tern_strlcpy(s->tx.envid, m.envid, sizeof(s->tx.envid));
 	s->state = ST_RCPT;
 	session_reply(s, "250 2.1.0 Ok");
 }
@@ -425,9 +433,20 @@ cmd_rcpt(struct session *s, const char *args)
 		    "list", (unsigned long long)s->id, addr);
 		return;
 	}
-	if (s->tx.nrcpt % 16 == 0)
+	if (!s->esmtp && (r.notify != 0 || r.orcpt[0] != '\0')) {
+		session_reply(s, "555 5.5.4 ESMTP parameters need EHLO");
+		return;
+	}
+	if (s->tx.nrcpt % 16 == 0) {
 		s->tx.rcpts = xreallocarray(s->tx.rcpts, s->tx.nrcpt + 16,
 		    sizeof(char *));
+		s->tx.orcpt = xreallocarray(s->tx.orcpt, s->tx.nrcpt + 16,
+		    sizeof(char *));
+		s->tx.notify = xreallocarray(s->tx.notify, s->tx.nrcpt + 16,
+		    sizeof(uint8_t));
+	}
+	s->tx.orcpt[s->tx.nrcpt] = r.orcpt[0] ? xstrdup(r.orcpt) : NULL;
+	s->tx.notify[s->tx.nrcpt] = (uint8_t)r.notify;
 	s->tx.rcpts[s->tx.nrcpt++] = xstrdup(addr);
 	session_reply(s, "250 2.1.5 Ok");
 }
@@ -461,10 +480,14 @@ cmd_data(struct session *s, const char *args)
 	ipc_put_str(&o, s->tx.sender);
 	ipc_put_str(&o, s->ip);
 	ipc_put_str(&o, s->helo);
+	ipc_put_u8(&o, s->tx.ret);
+	ipc_put_str(&o, s->tx.envid);
 	ipc_send(smtpd.queued, &o, -1);
 	for (i = 0; i < s->tx.nrcpt && smtpd.queued != NULL; i++) {
 		ipc_out_begin(&o, IPC_SMTPD_MSG_RCPT, reqid);
 		ipc_put_str(&o, s->tx.rcpts[i]);
+		ipc_put_u8(&o, s->tx.notify[i]);
+		ipc_put_str(&o, s->tx.orcpt[i] ? s->tx.orcpt[i] : "");
 		ipc_send(smtpd.queued, &o, -1);
 	}
 	if (smtpd.queued == NULL) {

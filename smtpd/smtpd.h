@@ -73,6 +73,11 @@ struct tx {
 	unsigned	 received;
 	char		 vmta[SPOOL_NAME_MAX + 1];
 	char		 job[SPOOL_JOB_MAX + 1];
+	/* RFC 3461 DSN parameters, passed on to queued */
+	uint8_t		 ret;
+	char		 envid[DSN_ENVID_MAX + 1];
+	uint8_t		*notify;	/* [nrcpt] */
+	char		**orcpt;	/* [nrcpt], NULL entries: none */
 };
 
 /* Where an AUTH exchange stands (auth.c). */

@@ -110,9 +110,10 @@ s.close()
 
 s = conn()
 hello(s, ROLE_SMTPD)
-s.sendall(frame(SMTPD_MSG_NEW, s16(b"a@b.c") + s16(b"1.2.3.4") + s16(b"h"),
-                reqid=5))
-s.sendall(frame(SMTPD_MSG_RCPT, s16(b"not an address"), reqid=5))
+s.sendall(frame(SMTPD_MSG_NEW, s16(b"a@b.c") + s16(b"1.2.3.4") + s16(b"h") +
+                struct.pack("=B", 0) + s16(b""), reqid=5))
+s.sendall(frame(SMTPD_MSG_RCPT, s16(b"not an address") +
+                struct.pack("=B", 0) + s16(b""), reqid=5))
 t.ok(dropped(s), "invalid recipient address in MSG_RCPT: dropped")
 s.close()
 
