@@ -163,7 +163,7 @@ put_rcpt(struct buf *b, struct spool_rcpt *rc)
 	ok = ok && rec_put(b, 'R', r.data, r.len) == 0;
 	if (ok && (rc->notify != 0 || rc->orcpt != NULL)) {
 		/* N: NOTIFY as one hex digit, then ORCPT */
-		r.len = 0;
+		buf_reset(&r);
 		ok = dsn_notify_ok(rc->notify) && (rc->orcpt == NULL ||
 		    dsn_orcpt_ok(rc->orcpt)) &&
 		    buf_add(&r, &hexdigits[rc->notify], 1) == 0 &&

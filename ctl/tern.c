@@ -228,16 +228,48 @@ print_status(json_t *t, json_t *q)
 #undef QI
 }
 
+/* print_bouncd - the processors, the suppression list, the hooks */
+static void
+print_bouncd(json_t *b, json_t *q)
+{
+#define BI(k) (long long)json_integer_value(json_object_get(b, k))
+	json_t	*h;
+	size_t	 i;
+
+	if (b == NULL) {
+		printf("bouncd: not answering\n");
+		return;
+	}
+	printf("bouncd: %lld messages read (%lld bounces, %lld complaints, "
+	    "%lld unreadable), %lld suppressed, list of %lld; queued dropped "
+	    "%lld suppressed recipients, made %lld reports\n", BI("n_msgs"),
+	    BI("n_dsn"), BI("n_arf"), BI("n_unparsed"), BI("n_suppressed"),
+	    BI("suppressed"),
+	    (long long)json_integer_value(json_object_get(q, "suppressed")),
+	    (long long)json_integer_value(json_object_get(q, "ndr_made")));
+	json_array_foreach(json_object_get(b, "hooks"), i, h)
+		printf("  hook %s: %lld events posted, %lld failures%s%s\n",
+		    json_string_value(json_object_get(h, "name")),
+		    (long long)json_integer_value(json_object_get(h, "posted")),
+		    (long long)json_integer_value(json_object_get(h,
+		    "failures")), json_string_value(json_object_get(h,
+		    "last_error")) ? ", last error: " : "",
+		    json_string_value(json_object_get(h, "last_error")) ?
+		    json_string_value(json_object_get(h, "last_error")) : "");
+#undef BI
+}
+
 static int
 cmd_show_status(void)
 {
 	json_t	*t = request("ternd.sock", "status");
 	json_t	*q = request("queued.sock", "status");
+	json_t	*b = request("bouncd.sock", "status");
 	int	 rc = t != NULL && q != NULL ? 0 : 1;
 
 	if (as_json) {
-		json_t *all = json_pack("{s:o?, s:o?}", "ternd", t, "queued",
-		    q);
+		json_t *all = json_pack("{s:o?, s:o?, s:o?}", "ternd", t,
+		    "queued", q, "bouncd", b);
 		char *s = json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("%s\n", s);
 		free(s);
@@ -245,8 +277,10 @@ cmd_show_status(void)
 		return rc;
 	}
 	print_status(t, q);
+	print_bouncd(b, q);
 	json_decref(t);
 	json_decref(q);
+	json_decref(b);
 	return rc;
 }
 
