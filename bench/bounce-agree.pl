@@ -36,7 +36,7 @@ my %MAP = (
     norelaying      => [qw(relaying-issues)],
     virusdetected   => [qw(virus-related)],
     contenterror    => [qw(content-related)],
-    expired         => [qw(message-expired)],
+    expired         => [qw(message-expired no-answer-from-host bad-connection)],
     networkerror    => [qw(routing-errors bad-connection no-answer-from-host
                            bad-domain message-expired)],
     toomanyconn     => [qw(policy-related bad-connection message-expired)],
@@ -46,6 +46,25 @@ my %MAP = (
     mailererror     => [qw(other bad-configuration bad-mailbox)],
     onhold          => [qw(*)],
     undefined       => [qw(*)],
+);
+
+# Messages where Sisimai is plainly wrong against the file (checked by
+# hand; see bounce-agree.sh): listed apart, and left out of the second
+# set of figures.  Keyed by file name; the reason says what the file says.
+my %WRONG = (
+    'lhost-opensmtpd-06.eml' => 'DSN: Action delayed, Status 4.4.7; Sisimai 5.0.947 (ignores the delivery-status part)',
+    'lhost-opensmtpd-15.eml' => 'DSN: Action delayed, Status 4.4.7; Sisimai 5.0.947 (ignores the delivery-status part)',
+    'lhost-opensmtpd-16.eml' => 'DSN: Action delayed, Status 4.4.7; Sisimai 5.0.947 (ignores the delivery-status part)',
+    'lhost-opensmtpd-12.eml' => 'DSN: Action delayed, Status 4.0.0, "only a temporary failure"; Sisimai 5.0.944 (permanent)',
+    'lhost-opensmtpd-13.eml' => 'reply "421 4.7.0" under Status 4.0.0; Sisimai pseudo 4.0.971 (drops x.y.0 codes)',
+    'lhost-opensmtpd-11.eml' => 'reply "550 5.7.26"; Sisimai 5.0.901 onhold (reads one-digit details only)',
+    'lhost-opensmtpd-14.eml' => 'reply "550 5.7.25"; Sisimai 5.0.901 onhold (reads one-digit details only)',
+    'lhost-messagingserver-10.eml' => 'Status 5.1.10 (RFC 7505 null MX); Sisimai 5.0.932 (reads one-digit details only)',
+    'lhost-postfix-02.eml' => 'two DSN blocks, filtered@ has Status 5.2.1; Sisimai gives it the other block\'s 5.1.1 reply',
+    'lhost-postfix-13.eml' => 'two DSN blocks, kijitora@ has Status 5.2.1 User Unknown; Sisimai gives it the other block\'s 5.2.2',
+    'lhost-sendmail-02.eml' => 'two DSN blocks, userunknown@ has Status 5.1.1; Sisimai gives it 5.2.1 from the other',
+    'lhost-domino-03.eml' => 'Final-Recipient kijitora@neko.example.org; Sisimai names ...example.com',
+    'lhost-office365-04.eml' => 'Final-Recipient otsu-sakaba-hunter-neko-...; Sisimai reads a local part cut by QP in the HTML part',
 );
 
 my ($tern, @files) = @ARGV;
@@ -65,6 +84,7 @@ for (my $i = 0; $i < @files; $i += 50) {
 }
 
 my ($n_rs, $ok_rs, $n_cat, $ok_cat, $none, $arf_n, $arf_ok) = (0) x 7;
+my ($w_n, $w_rs, $w_cat) = (0) x 3;     # the same, %WRONG left out
 my @bad;
 for my $f (@files) {
     my $s = eval { decode_json(Sisimai->dump($f)) } || [];
@@ -113,6 +133,12 @@ for my $f (@files) {
         push @why, "tern extra: " . join(' ', map { $_->{recipient} } @extra);
     }
     $n_rs++; $ok_rs += $rs; $n_cat++; $ok_cat += $cat;
+    (my $base = $f) =~ s{.*/}{};
+    if ($WRONG{$base}) {
+        push @why, "[Sisimai wrong: $WRONG{$base}]";
+    } else {
+        $w_n++; $w_rs += $rs; $w_cat += $cat;
+    }
     push @bad, "$f " . join('; ', @why) if @why;
 }
 printf "messages: %d (Sisimai found no bounce in %d, ARF %d)\n",
@@ -122,5 +148,10 @@ printf "recipient+status agreement: %d/%d = %.1f%% (target 95%%)\n",
 printf "category agreement:         %d/%d = %.1f%% (target 90%%)\n",
     $ok_cat, $n_cat, $n_cat ? 100 * $ok_cat / $n_cat : 0;
 printf "ARF type+original recipient: %d/%d\n", $arf_ok, $arf_n;
+printf "Sisimai plainly wrong against the file: %d (listed below, marked)\n",
+    $n_rs - $w_n;
+printf "  without them: recipient+status %d/%d = %.1f%%, category %d/%d = " .
+    "%.1f%%\n", $w_rs, $w_n, $w_n ? 100 * $w_rs / $w_n : 0, $w_cat, $w_n,
+    $w_n ? 100 * $w_cat / $w_n : 0;
 print "disagreements:\n";
 print "  $_\n" for @bad;

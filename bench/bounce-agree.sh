@@ -46,7 +46,11 @@
 #   norelaying       relaying-issues
 #   virusdetected    virus-related
 #   contenterror     content-related
-#   expired          message-expired
+#   expired          message-expired, no-answer-from-host, bad-connection
+#                    (Sisimai names every "Action: delayed" report expired,
+#                    whatever held it up; a delay because the host did not
+#                    answer or dropped the connection is PowerMTA's
+#                    no-answer-from-host or bad-connection)
 #   networkerror     routing-errors, bad-connection, no-answer-from-host,
 #                    bad-domain, message-expired
 # message-expired is accepted for the temporary reasons (networkerror,
@@ -62,6 +66,43 @@
 #   undefined        any
 #   feedback         (ARF: compared on feedback type and recipient)
 #   vacation, delivered  (not bounces: left out)
+#
+# Sisimai plainly wrong against the file: %WRONG in bounce-agree.pl (13
+# messages, each with what the file says; marked in the output, and a
+# second set of figures leaves them out):
+#   - OpenSMTPD (7): its module reads only the text part, so a delay
+#     notice with "Action: delayed, Status: 4.4.7" (or 4.0.0) comes out
+#     as a permanent 5.0.947/5.0.944; and Sisimai reads enhanced codes
+#     with a one-digit detail only, so "550 5.7.26", "550 5.7.25" become
+#     5.0.901 (onhold) and "421 4.7.0" a pseudo 4.0.971;
+#   - Sun Messaging Server: "Status: 5.1.10" (RFC 7505 null MX) becomes
+#     a pseudo 5.0.932, for the same one-digit reason;
+#   - Postfix and Sendmail DSNs with two recipient blocks (3): Sisimai
+#     gives one recipient the Status/Diagnostic of the other block;
+#   - a recipient that differs from Final-Recipient (2): Domino (another
+#     domain) and Office 365 (read from a quoted-printable-cut HTML line).
+#
+# Remaining disagreement classes where Sisimai is not plainly wrong but
+# Tern does not follow it (see the output for the current list):
+#   - 5.0.910 (filtered) v 5.0.911 (userunknown) for a user-unknown reply
+#     without an enhanced code and without the SMTP command it answered:
+#     Sisimai's core says "filtered" unless the command was RCPT, but
+#     several of its MTA modules (Domino, IMail, McAfee, Verizon) set
+#     userunknown for the same words, and an identical Verizon/James text
+#     gets either.  Tern says 5.0.911 unless the bounce names DATA as the
+#     command ("after end of data", "in reply to end of DATA command",
+#     m-FILTER's "SMTP command: DATA"): then 5.0.910, as Sisimai does;
+#   - Exim replies to MAIL FROM: Sisimai writes 5.0.901/4.0.901 (its
+#     onhold code) while naming the reason rejected or blocked;
+#   - "retry timeout exceeded": Sisimai writes 4.0.947 for Exim and
+#     5.0.947 for GMX (also Exim) on the same text; Tern 4.0.947;
+#   - Exchange with two replies (expiry 4.4.7 and an earlier 4.4.1):
+#     Sisimai takes the last, Tern the first (the expiry);
+#   - an X-Failed-Recipients header that names another address than the
+#     text (an anonymised sample): Tern trusts the header;
+#   - category only: Sisimai's reasons from its per-provider tables
+#     (Orange, Tencent, Zoho, Cox, Spectrum, MessageLabs: the reply's
+#     words say another thing), and texts Tern reads otherwise.
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 1
 root=$(dirname "$here")

@@ -35,7 +35,8 @@ struct bcat_table {
  */
 static const char *builtin[][2] = {
 	{ "relay(ing)? (access )?(denied|not permitted|prohibited)|"
-	    "not permitted to relay|unable to relay", "relaying-issues" },
+	    "not (permitted|configured|allowed|authori[sz]ed) to relay( mail)?|"
+	    "unable to relay", "relaying-issues" },
 	{ "\\bvirus|malware|infected", "virus-related" },
 	{ "spam|junk mail|unsolicited|\\bU\\.?C\\.?E\\b|blacklist|blocklist|"
 	    "\\b(open)?RBL\\b|realtime blackhole|spamhaus|spamcop|barracuda|"
@@ -45,6 +46,8 @@ static const char *builtin[][2] = {
 	{ "quota|mailbox +(is +)?full|over ?limit|storage (space )?"
 	    "(exceeded|full)|insufficient (system )?storage|too much mail",
 	    "quota-issues" },
+	{ "message (has )?expired|queue\\.expired|delivery time expired",
+	    "message-expired" },
 	{ "(account|mailbox|user)( is)? (disabled|inactive|suspended|"
 	    "expired|deactivated|locked)|inactive (user|account|mailbox)",
 	    "inactive-mailbox" },

@@ -54,6 +54,7 @@ static void	leaf(struct walk *, struct span, struct span, const char *);
 static void	pseudo_status(struct dsn_report *, int);
 static int	smtp_code(const char *, const char **);
 static const struct reason *reason_of(const char *);
+static void	smtp_cmd(const char *, char *, size_t);
 
 /* --- small string helpers ------------------------------------------- */
 
@@ -196,7 +197,8 @@ specific(const char *st)
 {
 	const char *z = strrchr(st, '.');
 
-	return st[0] != '\0' && st[2] != '0' && z != NULL && strcmp(z, ".0") != 0;
+	return st[0] != '\0' && st[2] != '0' && z != NULL &&
+	    strcmp(z, ".0") != 0;
 }
 
 /* smtp_code - the first 4xx/5xx reply code standing alone in s, or 0 */
@@ -529,6 +531,7 @@ ds_block(struct walk *w, struct span b)
 	    strcasecmp(t.action, "relayed") == 0 ||
 	    strcasecmp(t.action, "expanded") == 0)
 		return;
+	smtp_cmd(t.diag, t.cmd, sizeof(t.cmd));
 	ds_status(&t);
 	if ((r = new_report(w->res)) != NULL)
 		*r = t;
@@ -736,7 +739,7 @@ static const struct reason {
 	    "host not reachable|"
 	    "did not accept our requests to connect|could not find a gateway|"
 	    "timed out|has been delayed|will be retried|too long in queue|"
-	    "still undeliverable" },
+	    "still undeliverable|still undelivered" },
 	{ "934", "content-related", "size limit|too big|too large" },
 	{ "932", "bad-domain", "no mx record|no smtp service|"
 	    "does not accept mail|null mx" },
@@ -754,6 +757,8 @@ static const struct reason {
 	    "recipient not found|invalid recipient|invalid address|"
 	    "doesn't have a|address couldn't be found|"
 	    "does not exist|no mailbox|no such mailbox|mailbox not found" },
+	/* a user-unknown reply to the message itself (after DATA) */
+	{ "910", "bad-mailbox", "" },
 	{ "980", "spam-related", "blacklisted url|spam" },
 	{ "971", "spam-related", "blocked|access denied|ptr record|"
 	    "reverse dns|invalid ip|blacklist|complaints|weren't sent|"
@@ -812,6 +817,25 @@ reason_code(const char *status)
 }
 
 /*
+ * host_gone - "553 mx.example.com does not exist": what does not exist
+ * is a host or domain name (dotted, no '@'), not a mailbox
+ */
+static bool
+host_gone(const char *diag)
+{
+	const char	*p = strcasestr(diag, " does not exist"), *b;
+	bool		 dot = false;
+
+	if (p == NULL)
+		return false;
+	for (b = p; b > diag && (isalnum((unsigned char)b[-1]) ||
+	    b[-1] == '.' || b[-1] == '-'); b--)
+		dot = dot || b[-1] == '.';
+	return dot && b < p && (b == diag || b[-1] == ' ') &&
+	    isalpha((unsigned char)p[-1]);
+}
+
+/*
  * pseudo_status - x.0.9yy for r: 4 for a 4xx reply or a delay notice.
  * Google Groups answers every refused post the same way, in the
  * sender's language: the group does not exist or refuses the sender.
@@ -824,10 +848,47 @@ pseudo_status(struct dsn_report *r, int code)
 
 	if (d != NULL && strcasecmp(d, "@googlegroups.com") == 0)
 		x = reason_code("5.0.918");
+	if (x != NULL && strcmp(x->code, "911") == 0 && host_gone(r->diag))
+		x = reason_code("5.0.912");
+	/* Refused after DATA: a filter on the message (Sisimai: filtered). */
+	if (x != NULL && strcmp(x->code, "911") == 0 &&
+	    strcmp(r->cmd, "DATA") == 0)
+		x = reason_code("5.0.910");
 	snprintf(r->status, sizeof(r->status), "%c.0.%s",
 	    code / 100 == 4 || has_word(r->diag, "has been delayed|"
 	    "will be retried|retry timeout exceeded|failing for a long time|"
 	    "delay reason") ? '4' : '5', x != NULL ? x->code : "900");
+}
+
+/*
+ * smtp_cmd - the SMTP command a reply answered, where the bounce says
+ * ("in reply to end of DATA command", "after RCPT TO:<...>", ">>> DATA"
+ * before it, or the bare verb after it as m-FILTER writes): the last
+ * command named wins, as a transcript goes on until the failure
+ */
+static void
+smtp_cmd(const char *s, char *d, size_t dsz)
+{
+	static const struct {
+		const char	*words, *cmd;
+	} cmds[] = {
+		{ "end of data|after data|to data command|>>> data|>>>data",
+		    "DATA" },
+		{ "rcpt to|after rcpt|rcpt command", "RCPT" },
+		{ "mail from|after mail|mail command", "MAIL" },
+	};
+	const char	*e = s + strlen(s);
+	size_t		 i;
+
+	if (e - s >= 5 && strcasecmp(e - 5, " data") == 0) {
+		tern_strlcpy(d, "DATA", dsz);
+		return;
+	}
+	for (i = 0; i < nitems(cmds); i++)
+		if (has_word(s, cmds[i].words)) {
+			tern_strlcpy(d, cmds[i].cmd, dsz);
+			return;
+		}
 }
 
 /* --- heuristics for human-readable bounces -------------------------- */
@@ -889,8 +950,12 @@ excluded(struct walk *w, const char *a)
 static void
 unquote(char *l)
 {
-	while (l[0] == '>' && (l[1] == ' ' || l[1] == '\0'))
-		memmove(l, l + (l[1] == ' ' ? 2 : 1), strlen(l) - 1);
+	size_t	 k;
+
+	while (l[0] == '>' && (l[1] == ' ' || l[1] == '\0')) {
+		k = l[1] == ' ' ? 2 : 1;
+		memmove(l, l + k, strlen(l + k) + 1);
+	}
 }
 
 /* gather - the text parts up to the returned message, one line each */
@@ -958,8 +1023,8 @@ listed(struct walk *w, const struct text *t, bool lone)
 		if (*at != '@' || at == s || !addr_at(s, at, a, sizeof(a)) ||
 		    strncasecmp(a, s, strlen(a)) != 0)
 			continue;
-		if (!lone || (size_t)(e - s) - (*e == '\0' ? 0 : 0) ==
-		    strlen(a) + (s > l && s[-1] == '<' ? 1 : 0))
+		if (!lone || strspn(s + strlen(a), ">\":") ==
+		    (size_t)(e - s) - strlen(a))
 			add_rcpt(w, a);
 	}
 }
@@ -1055,6 +1120,37 @@ own_line(struct walk *w, const struct text *t, const struct dsn_report *r)
 	return first != NULL ? first : t->p;
 }
 
+/*
+ * labelled_cmd - the command under a "SMTP command" heading after the
+ * reply at l (m-FILTER: "-------SMTP command" then "DATA")
+ */
+static void
+labelled_cmd(const char *l, char *d, size_t dsz)
+{
+	const char	*h = strcasestr(l, "smtp command\n"), *v;
+
+	if (h == NULL)
+		return;
+	v = skip_ws(h + 13);
+	if (strncasecmp(v, "DATA", 4) == 0 || strncasecmp(v, "RCPT", 4) == 0 ||
+	    strncasecmp(v, "MAIL", 4) == 0)
+		copy_line(d, dsz, v, 4);
+	for (; *d != '\0'; d++)
+		*d = (char)toupper((unsigned char)*d);
+}
+
+/* prev_line - the line before the one at l (l > start), copied to d */
+static const char *
+prev_line(const char *start, const char *l, char *d, size_t dsz)
+{
+	const char *b = l - 1;
+
+	while (b > start && b[-1] != '\n')
+		b--;
+	copy_line(d, dsz, b, (size_t)(l - 1 - b));
+	return d;
+}
+
 /* append - line onto the one-line reply d, bounded */
 static void
 append(char *d, size_t dsz, const char *line)
@@ -1117,6 +1213,12 @@ fill(struct walk *w, const struct text *t, struct dsn_report *r)
 	}
 	if (code != NULL) {
 		paragraph(w, code, r);
+		smtp_cmd(r->diag, r->cmd, sizeof(r->cmd));
+		if (r->cmd[0] == '\0' && code > t->p)
+			smtp_cmd(prev_line(t->p, code, line, sizeof(line)),
+			    r->cmd, sizeof(r->cmd));
+		if (r->cmd[0] == '\0')
+			labelled_cmd(code, r->cmd, sizeof(r->cmd));
 		if (smtp_code(r->diag, &c) != 0)
 			memmove(r->diag, c, strlen(c) + 1);
 		return;

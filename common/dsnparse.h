@@ -40,6 +40,8 @@ struct dsn_report {
 	char		 diag[DSN_DIAG_MAX];	/* one line */
 	char		 rmta[DSN_ADDR_MAX];	/* Remote-MTA, or "" */
 	char		 action[DSN_SHORT_MAX];	/* failed, delayed, ... */
+	char		 cmd[8];		/* MAIL, RCPT, DATA: what the
+						   reply answered, or "" */
 	const char	*category;		/* set by dsn_categorize */
 	bool		 heuristic;		/* not from a DSN part */
 };

@@ -6,7 +6,11 @@
  *               recipients (one delivered, left out), a folded
  *               Diagnostic-Code, a base64 delivery-status part, a
  *               Postfix and a qmail text bounce, an Exim bounce with
- *               X-Failed-Recipients and no status (pseudo status), an
+ *               X-Failed-Recipients and no status (pseudo status), a
+ *               reply code that overrides the Status field, a quoted
+ *               forwarded bounce, a session transcript, a user unknown
+ *               after DATA, a host that does not exist, a postmaster@
+ *               recipient, an
  *               ARF report with and without Original-Rcpt-To, garbage,
  *               MIME cut short, a 1 MiB header, NUL bytes, and nesting
  *               deeper than the limit.  The hostile ones must return
@@ -199,6 +203,76 @@ static const char arf_norcpt[] =
     "To: victim@isp.test\n"
     "--p--\n";
 
+/* The reply's own code says more than the Status the relay wrote. */
+static const char over[] =
+    "Content-Type: multipart/report; boundary=o\n"
+    "\n"
+    "--o\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Final-Recipient: rfc822; full@o.test\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "Diagnostic-Code: smtp; 552 5.2.2 Over quota\n"
+    "\n"
+    "Final-Recipient: rfc822; ses@o.test\n"
+    "Action: failed\n"
+    "Status: 5.0.0 (permanent failure)\n"
+    "Diagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.7.1\n"
+    " <x@o.test>... Access denied' (delivery attempts: 0)\n"
+    "--o--\n";
+
+/* A bounce forwarded by a mail client, quoted, with a transcript. */
+static const char fwd[] =
+    "From: Someone <someone@tern.test>\n"
+    "To: postmaster@tern.test\n"
+    "Subject: Fwd: Returned mail\n"
+    "\n"
+    "Begin forwarded message:\n"
+    ">\n"
+    "> Message-Id: <20240101.abc@mx.tern.test>\n"
+    ">\n"
+    ">    ----- The following addresses had permanent fatal errors -----\n"
+    "> <gone@far.test>\n"
+    ">     (reason: 550 5.1.1 <gone@far.test>... User unknown)\n";
+
+/* A Postfix session transcript: the sender's address comes first. */
+static const char transcript[] =
+    "From: MAILER-DAEMON@mx.tern.test\n"
+    "To: list@tern.test\n"
+    "\n"
+    "Transcript of session follows.\n"
+    " In:  MAIL FROM:<bounce=x@tern.test> SIZE=100\n"
+    " Out: 250 2.1.0 Ok\n"
+    " In:  RCPT TO:<who@far.test>\n"
+    " Out: 250 2.1.5 Ok\n"
+    " In:  DATA\n"
+    " Out: 451 4.3.0 Error: queue file write error\n";
+
+/* User unknown after DATA; a host that does not exist; postmaster. */
+static const char afterdata[] =
+    "From: Mail Delivery System <Mailer-Daemon@exim.test>\n"
+    "To: sender@tern.test\n"
+    "\n"
+    "  nobody@far.test\n"
+    "    SMTP error from remote mail server after end of data:\n"
+    "    550 : User unknown\n";
+static const char nohost[] =
+    "From: Mail Delivery System <Mailer-Daemon@exim.test>\n"
+    "To: sender@tern.test\n"
+    "\n"
+    "  who@far.test\n"
+    "    553 mx.far.test does not exist\n";
+static const char pm[] =
+    "From: MAILER-DAEMON@isp.test\n"
+    "To: sender@tern.test\n"
+    "\n"
+    "   ----- The following addresses had delivery problems -----\n"
+    "postmaster@far.test\n"
+    "   ----- Non-delivered information -----\n"
+    "The number of messages in recipient's mailbox exceeded the local "
+    "limit.\n";
+
 static const char truncated[] =
     "Content-Type: multipart/report; boundary=\"zz\"\n"
     "\n"
@@ -263,6 +337,33 @@ test_text(void)
 }
 
 static void
+test_more(void)
+{
+	is_int(parse(over), 2, "reply codes: two reports");
+	is_str(res.r[0].status, "5.2.2", "the reply's code over Status");
+	is_str(res.r[0].category, "quota-issues", "over quota: category");
+	is_str(res.r[1].status, "5.7.1", "the remote's code over the relay's");
+	is_int(parse(fwd), 1, "forwarded, quoted bounce");
+	is_str(res.r[0].rcpt, "gone@far.test", "quoted: the recipient");
+	is_str(res.r[0].status, "5.1.1", "quoted: status");
+	is_int(parse(transcript), 1, "transcript");
+	is_str(res.r[0].rcpt, "who@far.test", "transcript: RCPT TO");
+	is_str(res.r[0].status, "4.3.0", "transcript: no 2.y.z");
+	is_int(parse(afterdata), 1, "user unknown after DATA");
+	is_str(res.r[0].cmd, "DATA", "after DATA: the command");
+	is_str(res.r[0].status, "5.0.910", "after DATA: filtered");
+	is_str(res.r[0].category, "bad-mailbox", "after DATA: category");
+	is_int(parse(nohost), 1, "host does not exist");
+	is_str(res.r[0].status, "5.0.912", "host: host unknown");
+	is_str(res.r[0].category, "bad-domain", "host: category");
+	is_int(parse(pm), 1, "postmaster alone on its line");
+	is_str(res.r[0].rcpt, "postmaster@far.test", "postmaster: recipient");
+	is_str(res.r[0].status, "5.0.922", "postmaster: mailbox full");
+	is_int(parse("From: x@y.test\n\n>\n> \n>\n"), 0,
+	    "bare quote marks: nothing, no hang");
+}
+
+static void
 test_arf(void)
 {
 	is_int(parse(arf), 1, "ARF: one report");
@@ -300,7 +401,7 @@ test_hostile(void)
 	ok(n <= 1 && strlen(res.r[0].rcpt) < DSN_ADDR_MAX,
 	    "NUL bytes: bounded");
 	/* A 1 MiB header of one folded field, then a DSN. */
-	big = xmalloc((1 << 20) + sizeof(dsn1));
+	big = xmalloc((1 << 20) + 1 + sizeof(dsn1));
 	memcpy(big, "X-Big: a", 8);
 	for (i = 8; i < (1 << 20); i++)
 		big[i] = i % 100 == 0 ? '\n' : i % 100 == 1 ? ' ' : 'x';
@@ -328,6 +429,7 @@ main(void)
 	test_standard();
 	test_multi();
 	test_text();
+	test_more();
 	test_arf();
 	test_hostile();
 	bcat_free(bt);
