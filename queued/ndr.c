@@ -74,7 +74,10 @@ ndr_wanted(const struct msg *m, unsigned idx, char fin)
 {
 	unsigned notify = m->rcpts[idx].notify;
 
-	if (m->sender[0] == '\0' || strcmp(m->vmta, BOUNCD_VMTA) == 0 ||
+	/* Not to <>, nor to our own processors (they have the b row). */
+	if (m->sender[0] == '\0' ||
+	    config_processor(qd.d.cfg, m->sender) != PROC_NONE ||
+	    strcmp(m->vmta, BOUNCD_VMTA) == 0 ||
 	    (m->rcpts[idx].q != NULL &&
 	    strcmp(m->rcpts[idx].q->vmta, BOUNCD_VMTA) == 0))
 		return false;
