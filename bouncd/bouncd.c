@@ -52,6 +52,7 @@ on_queued_hello(struct ipc_peer *p, struct ipc_msg *m)
 static const struct ipc_handler queued_handlers[] = {
 	{ IPC_HELLO_OK, RB(ROLE_QUEUED), IPC_FD_NO, on_queued_hello },
 	{ IPC_QUEUED_JOB, RB(ROLE_QUEUED), IPC_FD_YES, bouncd_on_job },
+	{ IPC_QUEUED_SUPPRESS, RB(ROLE_QUEUED), IPC_FD_NO, bouncd_on_suppress },
 };
 
 static void

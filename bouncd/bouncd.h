@@ -64,6 +64,10 @@ struct tie {
 };
 
 int	 bouncd_on_job(struct ipc_peer *, struct ipc_msg *);
+int	 bouncd_on_suppress(struct ipc_peer *, struct ipc_msg *);
+bool	 supp_entry_make(struct supp_entry *, const char *rcpt,
+	    const char *job, const char *pool, const char *reason,
+	    const char *source, const char *note);
 /* bouncd.c */
 void	 complaint_to_shaperd(const struct tie *);
 

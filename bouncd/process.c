@@ -45,6 +45,7 @@
 #include "verp.h"
 
 #define JOB_RCPTS_MAX	1000
+#define OUT_MAX		(128 * 1024)	/* rows and events per answer */
 
 struct pjob {
 	uint64_t	 id;
@@ -247,54 +248,50 @@ event(struct buf *b, const char *type, const struct tie *t,
 	json_decref(o);
 }
 
-static bool
-suppressing_category(const char *cat)
-{
-	static const char *def[] = { "bad-mailbox", "bad-domain",
-	    "inactive-mailbox" };
-	const struct cfg_suppression *s = &bd.d.cfg->supp;
-	unsigned i;
-
-	if (cat == NULL)
-		return false;
-	if (s->ncats == 0) {
-		for (i = 0; i < nitems(def); i++)
-			if (strcmp(cat, def[i]) == 0)
-				return true;
-		return false;
-	}
-	for (i = 0; i < s->ncats; i++)
-		if (strcasecmp(cat, s->cats[i]) == 0)
-			return true;
-	return false;
-}
-
-/* suppress - one more entry for the batch, in the configured scope */
-static void
-suppress(struct out *o, const struct tie *t, const char *reason,
-    const char *source, const char *note)
+/*
+ * supp_entry_make - the entry for rcpt in the configured scope; false
+ * when there is nothing to add (off, a bad address, or an entry there
+ * already that never expires: a manual or older entry stays as it is)
+ */
+bool
+supp_entry_make(struct supp_entry *e, const char *rcpt, const char *job,
+    const char *pool, const char *reason, const char *source,
+    const char *note)
 {
 	const struct cfg_suppression *cs = &bd.d.cfg->supp;
-	struct supp_entry *e;
+	struct supp_entry old;
 	uint64_t	 now = (uint64_t)time(NULL);
 
-	if (!cs->enabled || t->rcpt[0] == '\0')
-		return;
-	o->supp = xreallocarray(o->supp, o->nsupp + 1, sizeof(*o->supp));
-	e = &o->supp[o->nsupp];
 	memset(e, 0, sizeof(*e));
-	if (supp_norm_addr(t->rcpt, e->addr, sizeof(e->addr)) == -1)
-		return;
-	if (cs->scope == SUPP_JOB && t->job[0] != '\0')
-		snprintf(e->scope, sizeof(e->scope), "job:%s", t->job);
-	else if (cs->scope == SUPP_POOL && t->pool[0] != '\0')
-		snprintf(e->scope, sizeof(e->scope), "pool:%s", t->pool);
+	if (!cs->enabled || rcpt[0] == '\0' ||
+	    supp_norm_addr(rcpt, e->addr, sizeof(e->addr)) == -1)
+		return false;
+	if (cs->scope == SUPP_JOB && job[0] != '\0')
+		snprintf(e->scope, sizeof(e->scope), "job:%s", job);
+	else if (cs->scope == SUPP_POOL && pool[0] != '\0')
+		snprintf(e->scope, sizeof(e->scope), "pool:%s", pool);
+	if (bd.supp != NULL && supp_get(bd.supp, e->scope, e->addr, &old) ==
+	    1 && old.expires == 0)
+		return false;
 	tern_strlcpy(e->reason, reason, sizeof(e->reason));
 	tern_strlcpy(e->source, source, sizeof(e->source));
 	tern_strlcpy(e->note, note, sizeof(e->note));
 	e->created = now;
 	e->expires = cs->expire_after ? now + cs->expire_after : 0;
+	return true;
+}
+
+/* suppress - one more entry for the batch; false if none was added */
+static bool
+suppress(struct out *o, const struct tie *t, const char *reason,
+    const char *source, const char *note)
+{
+	o->supp = xreallocarray(o->supp, o->nsupp + 1, sizeof(*o->supp));
+	if (!supp_entry_make(&o->supp[o->nsupp], t->rcpt, t->job, t->pool,
+	    reason, source, note))
+		return false;
 	o->nsupp++;
+	return true;
 }
 
 static void
@@ -337,10 +334,9 @@ do_arf(struct out *o, const struct dsn_result *res, const struct verp *v,
 	bd.n_arf++;
 	o->ncomplaints++;
 	complaint_to_shaperd(&t);
-	if (bd.d.cfg->supp.complaints) {
-		suppress(o, &t, "complaint", "f", diag);
+	if (bd.d.cfg->supp.complaints &&
+	    suppress(o, &t, "complaint", "f", diag))
 		suppressed_event(o, &t, "complaint", j->msgid);
-	}
 }
 
 /* do_dsn - an rb row and event per failed report, suppressions */
@@ -362,6 +358,12 @@ do_dsn(struct out *o, const struct dsn_result *res, const struct verp *v,
 
 		if (r->status[0] != '5' && strcasecmp(r->action, "failed") != 0)
 			continue;	/* delayed, relayed: not a bounce */
+		/* One answer must fit in an IPC frame. */
+		if (o->rows.len + o->events.len > OUT_MAX) {
+			log_warnx("%s: over %zu reports; the rest left out",
+			    j->msgid, i);
+			break;
+		}
 		memset(&t, 0, sizeof(t));
 		tie_report(&t, v, have_verp, r->rcpt, res, nfailed == 1);
 		tern_strlcpy(t.orig, orig, sizeof(t.orig));
@@ -381,10 +383,10 @@ do_dsn(struct out *o, const struct dsn_result *res, const struct verp *v,
 			    r->category, j->msgid, ex);
 		}
 		bd.n_dsn++;
-		if (r->status[0] == '5' && suppressing_category(r->category)) {
-			suppress(o, &t, r->category, "rb", diag);
+		if (r->status[0] == '5' &&
+		    config_supp_category(bd.d.cfg, r->category) &&
+		    suppress(o, &t, r->category, "rb", diag))
 			suppressed_event(o, &t, r->category, j->msgid);
-		}
 	}
 }
 
@@ -517,4 +519,46 @@ bad:
 		close(fd);
 	pjob_free(j);
 	return -1;
+}
+
+/*
+ * bouncd_on_suppress - IPC_QUEUED_SUPPRESS {u32 n, n x {str addr, str
+ * job, str pool, str reason, str note}}: recipients whose delivery
+ * ended in a hard bounce of a suppressing category (a 550 5.1.1 at
+ * RCPT, the most common hard bounce of all), listed in one transaction
+ */
+int
+bouncd_on_suppress(struct ipc_peer *p, struct ipc_msg *m)
+{
+	struct supp_entry *es;
+	char		 addr[MAILADDR_MAX + 1], job[129], pool[65];
+	char		 reason[SUPP_REASON_MAX + 1], note[SUPP_NOTE_MAX + 1];
+	uint32_t	 n, i, k = 0;
+
+	if (ipc_get_u32(m, &n) == -1 || n == 0 || n > 10000)
+		return -1;
+	es = xcalloc(n, sizeof(*es));
+	for (i = 0; i < n; i++) {
+		if (ipc_get_str(m, addr, sizeof(addr)) == -1 ||
+		    ipc_get_str(m, job, sizeof(job)) == -1 ||
+		    ipc_get_str(m, pool, sizeof(pool)) == -1 ||
+		    ipc_get_str(m, reason, sizeof(reason)) == -1 ||
+		    ipc_get_str(m, note, sizeof(note)) == -1) {
+			free(es);
+			return -1;
+		}
+		if (supp_entry_make(&es[k], addr, job, pool, reason, "b",
+		    note))
+			k++;
+	}
+	if (ipc_get_end(m) == -1) {
+		free(es);
+		return -1;
+	}
+	if (k > 0 && (bd.supp == NULL || supp_put_many(bd.supp, es, k) == -1))
+		log_warnx("suppression list: %u hard bounces not listed", k);
+	else
+		bd.n_suppressed += k;
+	free(es);
+	return 0;
 }

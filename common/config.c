@@ -3325,18 +3325,51 @@ int
 config_processor(const struct tern_config *cfg, const char *addr)
 {
 	const char *at = strrchr(addr, '@'), *plus;
-	size_t	    llen, blen;
+	size_t	    llen, blen, vlen;
 
 	if (at == NULL || (!cfg->bounce_proc_set && !cfg->fbl_proc_set))
 		return PROC_NONE;
 	llen = (size_t)(at - addr);
+	/* The first '+' (a subaddress) and the last (VERP's tail). */
 	plus = memchr(addr, '+', llen);
 	blen = plus ? (size_t)(plus - addr) : llen;
+	for (plus = at; plus > addr && plus[-1] != '+'; plus--)
+		;
+	vlen = plus > addr ? (size_t)(plus - 1 - addr) : llen;
 	if (cfg->fbl_proc_set && (al_match(&cfg->fbl_proc, addr, llen, at + 1)
-	    || al_match(&cfg->fbl_proc, addr, blen, at + 1)))
+	    || al_match(&cfg->fbl_proc, addr, blen, at + 1) ||
+	    al_match(&cfg->fbl_proc, addr, vlen, at + 1)))
 		return PROC_FBL;
 	if (cfg->bounce_proc_set && (al_match(&cfg->bounce_proc, addr, llen,
-	    at + 1) || al_match(&cfg->bounce_proc, addr, blen, at + 1)))
+	    at + 1) || al_match(&cfg->bounce_proc, addr, blen, at + 1) ||
+	    al_match(&cfg->bounce_proc, addr, vlen, at + 1)))
 		return PROC_BOUNCE;
 	return PROC_NONE;
+}
+
+/*
+ * config_supp_category - does a bounce of this category suppress its
+ * recipient (suppression: categories; by default bad-mailbox,
+ * bad-domain and inactive-mailbox)?
+ */
+bool
+config_supp_category(const struct tern_config *cfg, const char *cat)
+{
+	static const char *def[] = { "bad-mailbox", "bad-domain",
+	    "inactive-mailbox" };
+	const struct cfg_suppression *s = &cfg->supp;
+	unsigned i;
+
+	if (cat == NULL || !s->enabled)
+		return false;
+	if (s->ncats == 0) {
+		for (i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+			if (strcmp(cat, def[i]) == 0)
+				return true;
+		return false;
+	}
+	for (i = 0; i < s->ncats; i++)
+		if (strcasecmp(cat, s->cats[i]) == 0)
+			return true;
+	return false;
 }

@@ -464,6 +464,8 @@ void		 config_errors_free(struct cfg_errors *);
 #define PROC_BOUNCE	1
 #define PROC_FBL	2
 int		 config_processor(const struct tern_config *, const char *addr);
+bool		 config_supp_category(const struct tern_config *,
+		    const char *category);
 /* The queue of the mail for bouncd: "DOMAIN/" BOUNCD_VMTA. */
 #define BOUNCD_VMTA	"#bouncd"
 void		 config_source_policy(const struct tern_config *,

@@ -61,6 +61,7 @@ static const char *type_names[IPC_TYPE_MAX] = {
 	[IPC_DKIMD_SIGNED] = "DKIMD_SIGNED",
 	[IPC_DKIMD_SIGN_FAIL] = "DKIMD_SIGN_FAIL",
 	[IPC_BOUNCD_RESULT] = "BOUNCD_RESULT",
+	[IPC_QUEUED_SUPPRESS] = "QUEUED_SUPPRESS",
 };
 
 static const char *role_names[ROLE_MAX] = {

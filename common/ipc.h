@@ -73,6 +73,7 @@ enum ipc_type {
 	IPC_DKIMD_SIGNED,	/* dkimd -> queued: DKIM-Signature header */
 	IPC_DKIMD_SIGN_FAIL,	/* dkimd -> queued: why not */
 	IPC_BOUNCD_RESULT,	/* bouncd -> queued: consumed, rows, events */
+	IPC_QUEUED_SUPPRESS,	/* queued -> bouncd: hard bounces to list */
 	IPC_TYPE_MAX
 };
 

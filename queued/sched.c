@@ -259,7 +259,7 @@ expired(const struct qentry *qe, uint64_t now)
 
 static void	expire_qentry(struct qentry *);
 
-#define NDR_RCPTS	100	/* recipients listed in one report */
+#define NDR_RCPTS	QJOB_RCPT_MAX	/* a job: every recipient */
 
 /* sched_queue - send what one queue may send now */
 static void
@@ -364,6 +364,8 @@ sched_ready(struct ipc_peer *p, struct ipc_msg *m)
 	}
 	hmap_put(&qd.dpeers, ps->vmta, p);
 	log_info("deliverd for %s is ready", ps->vmta);
+	if (p->role == ROLE_BOUNCD)
+		supp_flush();
 	for (e = NULL; (e = hmap_next(&qd.queues, e, &it)) != NULL;) {
 		struct queue *q = e->val;
 
@@ -706,6 +708,8 @@ account(struct buf *b, struct qresult *r, unsigned i, char fin, bool exp)
 	acct_row(b, type, m, rcpt, m->rcpts[r->r[i].idx].orcpt, status,
 	    r->r[i].diag, r->mx, cat, r->src,
 	    r->ip, r->esmtp, qe->q->name, r->tls);
+	if (fin == RS_BOUNCED && !exp && !r->suppressed)
+		supp_hard_bounce(m, rcpt, status, r->r[i].diag, cat);
 	if (events_on())
 		events_outcome(r->suppressed ? "suppressed" : fin ==
 		    RS_DELIVERED ? "delivered" : fin == RS_BOUNCED ? "bounced" :
@@ -946,6 +950,7 @@ results_run(evutil_socket_t fd, short what, void *arg)
 	index_del_flush();
 	retry_arm();
 	done_checkpoint(false);
+	supp_flush();
 }
 
 void

@@ -54,7 +54,8 @@ category(const struct supp_entry *e)
 {
 	if (strcmp(e->reason, "complaint") == 0)
 		return "spam-related";
-	if (strcmp(e->reason, "manual") == 0 || e->reason[0] == '\0')
+	if (strcmp(e->reason, "manual") == 0 ||
+	    strcmp(e->reason, "import") == 0 || e->reason[0] == '\0')
 		return "policy-related";
 	return e->reason;
 }
@@ -239,4 +240,76 @@ bad:
 		buf_free(&r->events);
 	free(r);
 	return -1;
+}
+
+/* --- hard bounces for the list ------------------------------------------ */
+
+#define SQ_MAX		10000
+#define SQ_FRAME	(192 * 1024)
+
+static struct ipc_out	 sq_out;
+static uint32_t		 sq_n;
+static struct buf	 sq_body;
+static size_t		 sq_len[SQ_MAX];	/* each entry's bytes */
+
+/*
+ * supp_hard_bounce - a recipient bounced at delivery (5xx) with a
+ * category that suppresses: bouncd lists it (queued may not write the
+ * list).  Kept here until bouncd is connected, at most 10000.
+ */
+void
+supp_hard_bounce(const struct msg *m, const char *rcpt, const char *status,
+    const char *diag, const char *cat)
+{
+	char note[SUPP_NOTE_MAX + 1];
+
+	if (status[0] != '5' || !config_supp_category(qd.d.cfg, cat))
+		return;
+	if (sq_n >= SQ_MAX) {
+		log_warnx("suppression: 10000 hard bounces wait for bouncd; "
+		    "<%s> not listed", rcpt);
+		return;
+	}
+	if (sq_body.max == 0)
+		buf_init(&sq_body, 64 * 1024 * 1024);
+	snprintf(note, sizeof(note), "%s", diag);
+	ipc_out_begin(&sq_out, IPC_QUEUED_SUPPRESS, 0);	/* scratch */
+	ipc_put_str(&sq_out, rcpt);
+	ipc_put_str(&sq_out, m->job);
+	ipc_put_str(&sq_out, m->pool);
+	ipc_put_str(&sq_out, cat);
+	ipc_put_str(&sq_out, note);
+	sq_len[sq_n] = sq_out.b.len - IPC_HDR_SIZE;
+	buf_add(&sq_body, sq_out.b.data + IPC_HDR_SIZE, sq_len[sq_n]);
+	buf_free(&sq_out.b);
+	sq_n++;
+	if (events_on())
+		events_outcome("suppressed", m, rcpt, status, diag, cat, "", "",
+		    "added");
+}
+
+/* supp_flush - what waits, to bouncd when it is there, in frames */
+void
+supp_flush(void)
+{
+	struct ipc_peer	*p = hmap_get(&qd.dpeers, BOUNCD_VMTA);
+	struct ipc_out	 o;
+	uint32_t	 i = 0, k;
+	size_t		 off = 0, len;
+
+	if (sq_n == 0 || p == NULL)
+		return;
+	while (i < sq_n) {
+		for (k = i, len = 0; k < sq_n && (k == i ||
+		    len + sq_len[k] <= SQ_FRAME); k++)
+			len += sq_len[k];
+		ipc_out_begin(&o, IPC_QUEUED_SUPPRESS, 0);
+		ipc_put_u32(&o, k - i);
+		buf_add(&o.b, sq_body.data + off, len);
+		ipc_send(p, &o, -1);
+		off += len;
+		i = k;
+	}
+	buf_reset(&sq_body);
+	sq_n = 0;
 }

@@ -33,7 +33,8 @@ H = "127.0.0.20"
 P = free_port_on([H])
 DOMAINS = ('  "*": { retry-after: 1s, bounce-after: 10m, route: "[%s]:%d" }\n'
            % (H, P))
-sink = Sink(tmp, H, P, name="dest")
+sink = Sink(tmp, H, P, {"rcpt": {"^gone@": "550 5.1.1 no such user"}},
+            name="dest")
 
 with Run(t, tmp, sink) as run:
     sink.start()
@@ -136,6 +137,35 @@ with Run(t, tmp, sink) as run:
                        if "#bouncd" in q.get("queue", "") and
                        q.get("rcpts", 0) > 0], 10)
     t.is_(len(rows(tern)), nrows, "... and makes no row")
+
+    # --- a 550 5.1.1 at delivery suppresses too ----------------------------
+    send(tern.port, "bounce@bounces.test", "gone@dest.test", job="J7")
+    t.ok(wait_rows(tern, "b", "gone@dest.test", 20),
+         "gone@: the sink's 550 5.1.1 is a b row")
+    until(lambda: "gone@dest.test" in ctl(tern, "--json", "suppression",
+                                          "show", "gone@dest.test")[1], 10)
+    n0 = len(sink.events("rcpt"))
+    send(tern.port, "bounce@bounces.test", "gone@dest.test", job="J8")
+    b = wait_rows(tern, "b", "gone@dest.test", 20, n=2)
+    t.ok(len(b) == 2 and "suppression list" in b[1]["dsnDiag"],
+         "the next message to gone@ is suppressed, not tried", b)
+    t.ok(not [e for e in sink.events("rcpt")[n0:]
+              if e["to"] == "gone@dest.test"], "... the sink saw no RCPT")
+
+    # --- refuse-at: rcpt -----------------------------------------------------
+    tern.extra = PROCESSORS + "suppression: { refuse-at: rcpt }\n"
+    tern.write_config()
+    rc, out, err = ctl(tern, "reload")
+    t.is_(rc, 0, "reload with suppression: refuse-at: rcpt")
+    code = None
+    for _ in range(60):     # smtpd opens the list at most 5 s later
+        code = inject(tern.port, "x@bounces.test", "alice@dest.test",
+                      "Subject: x\r\n\r\nx\r\n", source="127.0.0.1")
+        if code == 550:
+            break
+        time.sleep(0.2)
+    t.is_(code, 550, "refuse-at: rcpt: RCPT to a suppressed address is "
+          "refused with 550")
 
     # --- bouncd killed: the reports wait in the queue -------------------------
     tern.kill("bouncd")
