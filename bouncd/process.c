@@ -51,6 +51,8 @@ struct pjob {
 	uint64_t	 id;
 	char		 msgid[SPOOL_ID_LEN + 1];
 	char		 sender[MAILADDR_MAX + 1];
+	char		 srcmta[400];	/* "helo (ip)" of who sent it to us */
+	char		 srcip[64];
 	uint64_t	 off, len;
 	uint32_t	 n;
 	uint32_t	 idx[JOB_RCPTS_MAX];
@@ -170,9 +172,11 @@ records(unsigned bit)
 static void
 row(struct buf *b, const char *type, const struct tie *t,
     const char *action, const char *status, const char *diag,
-    const char *dsnmta, const char *cat, uint64_t size,
-    const struct acct_extra *x)
+    const char *dsnmta, const char *cat, const struct pjob *j,
+    struct acct_extra *x)
 {
+	uint64_t size = j->len;
+
 	char	 now[40], st[120], sz[24], queue[400];
 	const char *dom = strrchr(t->rcpt, '@');
 
@@ -199,7 +203,7 @@ row(struct buf *b, const char *type, const struct tie *t,
 	acct_field(b, dsnmta, true);
 	acct_field(b, cat, true);
 	acct_field(b, "smtp", true);
-	acct_field(b, "", true);		/* srcMta */
+	acct_field(b, j->srcmta, true);
 	acct_field(b, "", true);		/* dlvType */
 	acct_field(b, "", true);
 	acct_field(b, "", true);
@@ -210,6 +214,7 @@ row(struct buf *b, const char *type, const struct tie *t,
 	acct_field(b, "", true);		/* envId */
 	acct_field(b, queue, true);
 	acct_field(b, t->pool, true);
+	x->rcv_source_ip = j->srcip;
 	acct_extras(b, bd.d.cfg->acct.extra, x);
 	buf_add(b, "\r\n", 2);
 }
@@ -325,7 +330,7 @@ do_arf(struct out *o, const struct dsn_result *res, const struct verp *v,
 	x.user_agent = res->arf.user_agent;
 	x.rep_source_ip = res->arf.source_ip;
 	if (records(ACCT_F))
-		row(&o->rows, "f", &t, "", "", diag, "", "", j->len, &x);
+		row(&o->rows, "f", &t, "", "", diag, "", "", j, &x);
 	ex = json_object();
 	json_object_set_new(ex, "feedback_type", json_string(x.feedback_type));
 	json_object_set_new(ex, "source_ip", json_string(res->arf.source_ip));
@@ -370,11 +375,10 @@ do_dsn(struct out *o, const struct dsn_result *res, const struct verp *v,
 		snprintf(diag, sizeof(diag), "%s%s",
 		    strncasecmp(r->diag, "smtp;", 5) == 0 ? "" : "smtp;",
 		    r->diag);
-		x.dsn_reporting_mta = r->rmta;
+		x.dsn_reporting_mta = res->reporting_mta;
 		if (records(ACCT_RB))
 			row(&o->rows, "rb", &t, "failed", r->status, diag,
-			    r->rmta, r->category ? r->category : "", j->len,
-			    &x);
+			    r->rmta, r->category ? r->category : "", j, &x);
 		{
 			json_t *ex = json_object();
 
@@ -507,9 +511,18 @@ bouncd_on_job(struct ipc_peer *p, struct ipc_msg *m)
 	}
 	if (ipc_get_blob(m, &k, &klen) == -1 ||
 	    ipc_get_str(m, addr, sizeof(addr)) == -1 ||	/* the job */
+	    ipc_get_str(m, j->srcmta, sizeof(j->srcmta)) == -1 ||
 	    ipc_get_end(m) == -1 ||
 	    !spool_id_ok(j->msgid))
 		goto bad;
+	{
+		const char *l = strrchr(j->srcmta, '('), *e;
+
+		if (l != NULL && (e = strchr(l, ')')) != NULL &&
+		    (size_t)(e - l - 1) < sizeof(j->srcip))
+			snprintf(j->srcip, sizeof(j->srcip), "%.*s",
+			    (int)(e - l - 1), l + 1);
+	}
 	process(j, fd);
 	close(fd);
 	pjob_free(j);

@@ -518,6 +518,11 @@ ds_block(struct walk *w, struct span b)
 		else if (strcasecmp(fn, "Remote-MTA") == 0)
 			copy_line(t.rmta, sizeof(t.rmta), after_semi(v),
 			    strlen(after_semi(v)));
+		else if (strcasecmp(fn, "Reporting-MTA") == 0 &&
+		    w->res->reporting_mta[0] == '\0')
+			copy_line(w->res->reporting_mta,
+			    sizeof(w->res->reporting_mta), after_semi(v),
+			    strlen(after_semi(v)));
 		else if (strcasecmp(fn, "Action") == 0)
 			copy_line(t.action, sizeof(t.action), v, strlen(v));
 	}

@@ -58,6 +58,7 @@ struct dsn_result {
 	size_t		 n;
 	struct dsn_report r[DSN_REPORTS_MAX];
 	struct dsn_arf	 arf;
+	char		 reporting_mta[DSN_ADDR_MAX];	/* of the DSN */
 	char		 msgid[DSN_ADDR_MAX];	/* of the returned message */
 	char		 xjob[DSN_SHORT_MAX];
 	char		 env_from[DSN_ADDR_MAX];

@@ -309,6 +309,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 	struct job	*j = xcalloc(1, sizeof(*j));
 	char		 domain[MAILADDR_DOMAIN_MAX + 1];
 	char		 sender[MAILADDR_MAX + 1];
+	char		 srcmta[400];	/* where it came from: not needed */
 
 	dd.njobs++;
 	j->fd = m->fd;
@@ -320,6 +321,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 	    ipc_get_u64(m, &j->body_len) == -1 || get_rcpts(m, j) == -1 ||
 	    get_prepend(m, j) == -1 ||
 	    ipc_get_str(m, j->job, sizeof(j->job)) == -1 ||
+	    ipc_get_str(m, srcmta, sizeof(srcmta)) == -1 ||
 	    ipc_get_end(m) == -1 || !spool_id_ok(j->msgid) ||
 	    !mailaddr_domain_ok(domain)) {
 		job_free(j);

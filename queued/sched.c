@@ -240,6 +240,7 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 		ipc_put_blob(&o, k, klen);
 	}
 	ipc_put_str(&o, m->job);
+	ipc_put_str(&o, m->srcmta);
 	snprintf(key, sizeof(key), "%" PRIx64, j->id);
 	hmap_put(&qd.jobs, key, j);
 	TAILQ_INSERT_TAIL(&ps->jobs, j, plink);

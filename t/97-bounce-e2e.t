@@ -72,6 +72,11 @@ with Run(t, tmp, sink) as run:
           "rb row: orig is the sender without the VERP tail")
     t.ok(not [x for x in sink.messages() if x["frm"] == ""],
          "the DSN was not relayed anywhere")
+    t.ok(r.get("dsnReportingMta") == "mx.dest.test" and
+         r.get("rcvSourceIp") == "127.0.0.9" and
+         "(127.0.0.9)" in r.get("srcMta", ""),
+         "rb row: dsnReportingMta, rcvSourceIp and srcMta (who sent it)",
+         r)
 
     # --- alice is suppressed ------------------------------------------------
     rc, out, err = ctl(tern, "--json", "suppression", "show",

@@ -25,7 +25,8 @@ PROCESSORS = (
     "bounce-processor: { domains: [bounces.test] }\n"
     "feedback-loop-processor: { addresses: [fbl@tern.test] }\n"
     "accounting: { records: [d, b, rb, f],"
-    " extra-fields: [feedbackType, repSourceIp] }\n")
+    " extra-fields: [feedbackType, repSourceIp, dsnReportingMta,"
+    " rcvSourceIp] }\n")
 
 
 def dsn(to, rcpt, status="5.1.1", diag="550 5.1.1 <%s>: user unknown",
