@@ -133,15 +133,19 @@ def rec(t, data):
 
 
 def qfile(rcpts, body, vmta="mta-a", pool="", job="", sender="s@example.org",
-          blen=None, k=None):
+          blen=None, k=None, dsn=None, e=None):
+    """dsn: {recipient index: N record data}; e: the E record's data."""
     head = (rec("V", "1") + rec("I", "64b1c2d3e4f50617") +
             rec("A", "1700000000") + rec("S", sender) +
             rec("C", "192.0.2.1") + rec("H", "client.example.org"))
-    for st, a in rcpts:
+    for i, (st, a) in enumerate(rcpts):
         head += rec("R", st + a)
+        if dsn and i in dsn:
+            head += rec("N", dsn[i])
     n = len(body) if blen is None else blen
     head += rec("B", "%016x" % n)
     return head + body + rec("M", vmta) + rec("L", pool) + rec("J", job) + \
+        (rec("E", e) if e is not None else b"") + \
         (rec("K", k) if k is not None else b"") + rec("Z", "")
 
 
@@ -152,6 +156,10 @@ put("spool", "mixed", qfile([("-", "a@example.com"), ("D", "b@example.net"),
                             job="job-42", sender=""))
 put("spool", "empty-body", qfile([("-", "r@example.com")], b""))
 put("spool", "truncated", qfile([("-", "a@example.com")], b"body")[:-9])
+put("spool", "dsn", qfile([("-", "a@example.com"), ("-", "b@example.net")],
+                          b"Subject: x\r\n\r\nbody\r\n",
+                          dsn={0: "6rfc822;a+1@example.com", 1: "1"},
+                          e="HQQ314159"))
 put("spool", "dkim", qfile([("-", "a@example.com")],
                            b"From: a@example.org\r\n\r\nbody\r\n",
                            k="DKIM-Signature: v=1; a=rsa-sha256; "
