@@ -86,7 +86,10 @@ split(struct qentry *qe, const bool *hit, unsigned nhit)
 	return nq;
 }
 
-/* answer - a job with no peer, answered at once: suppressed */
+/*
+ * answer - a job with no peer, answered at once: suppressed.  es[k] is
+ * the entry of the k-th recipient with hit set.
+ */
 static void
 answer(struct qentry *qe, const struct supp_entry *es, const bool *hit)
 {
@@ -101,7 +104,7 @@ answer(struct qentry *qe, const struct supp_entry *es, const bool *hit)
 	j->idx = xcalloc(qe->nrcpt, sizeof(uint32_t));
 	r->r = xcalloc(qe->nrcpt, sizeof(*r->r));
 	for (i = 0; i < m->nrcpt; i++) {
-		const struct supp_entry *e = &es[i];
+		const struct supp_entry *e = &es[k];
 		time_t		 t = (time_t)e->created;
 		struct tm	 tm;
 
@@ -135,36 +138,38 @@ answer(struct qentry *qe, const struct supp_entry *es, const bool *hit)
 /*
  * supp_drop - true when the whole qentry was suppressed (and is being
  * answered); false when there is something left to deliver in it.
+ * Nothing is allocated unless a recipient is on the list.
  */
 bool
 supp_drop(struct qentry *qe)
 {
 	struct supp		*s;
 	struct msg		*m = qe->m;
-	struct supp_entry	*es;
-	bool			*hit;
+	struct supp_entry	 e, *es = NULL;
+	bool			*hit = NULL;
 	unsigned		 i, nhit = 0;
 	bool			 all;
 
 	if (strcmp(qe->q->vmta, BOUNCD_VMTA) == 0 || (s = supp_ready()) ==
 	    NULL)
 		return false;
-	es = xcalloc(m->nrcpt, sizeof(*es));
-	hit = xcalloc(m->nrcpt, sizeof(*hit));
 	for (i = 0; i < m->nrcpt; i++) {
 		char addr[MAILADDR_MAX + 1];
 
 		if (m->rcpts[i].qe != qe || m->rcpts[i].status != RS_PENDING ||
-		    supp_norm_addr(m->rcpts[i].addr, addr, sizeof(addr)) == -1)
+		    supp_norm_addr(m->rcpts[i].addr, addr, sizeof(addr)) == -1 ||
+		    supp_check(s, addr, m->job, m->pool, &e) != 1)
 			continue;
-		if (supp_check(s, addr, m->job, m->pool, &es[i]) == 1) {
-			hit[i] = true;
-			nhit++;
-		}
+		if (hit == NULL)
+			hit = xcalloc(m->nrcpt, sizeof(*hit));
+		es = xreallocarray(es, nhit + 1, sizeof(*es));
+		es[nhit++] = e;
+		hit[i] = true;
 	}
+	if (nhit == 0)
+		return false;
 	all = nhit == qe->nrcpt;
-	if (nhit > 0)
-		answer(split(qe, hit, nhit), es, hit);
+	answer(split(qe, hit, nhit), es, hit);
 	free(es);
 	free(hit);
 	return all;
