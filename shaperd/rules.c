@@ -328,6 +328,8 @@ warm_guard(struct squeue *q, time_t now)
 	sq_push(q);
 }
 
+static struct squeue *sq_by_member(const char *, const char *);
+
 /*
  * rules_outcome - SHAPE_OUTCOME {key, domain, delivered, deferred,
  * bounced, complaints, reply}.
@@ -355,8 +357,13 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 	/* A deliverd speaks for its own VirtualMTA only. */
 	if (v != NULL && strcmp(vmta, v->name) != 0)
 		return -1;
-	if (config_vmta(sd.d.cfg, vmta) == NULL ||
-	    (q = sq_get(vmta, key, true)) == NULL)
+	if (config_vmta(sd.d.cfg, vmta) == NULL)
+		return 0;
+	/* bouncd names the domain; a rolled-up domain is in its rollup. */
+	if (p->role == ROLE_BOUNCD && sq_get(vmta, key, false) == NULL &&
+	    (q = sq_by_member(vmta, domain)) != NULL)
+		;
+	else if ((q = sq_get(vmta, key, true)) == NULL)
 		return 0;
 	q->used = now;
 	q->delivered += nd;
@@ -379,6 +386,26 @@ rules_outcome(struct ipc_peer *p, struct ipc_msg *m)
 		    "(backoff-to-normal-after-delivery)", NULL, now);
 	warm_guard(q, now);
 	return 0;
+}
+
+/* sq_by_member - the queue of vmta that has domain among its members */
+static struct squeue *
+sq_by_member(const char *vmta, const char *domain)
+{
+	struct hmap_ent	*e;
+	size_t		 it;
+	unsigned	 i;
+
+	for (e = NULL; (e = hmap_next(&sd.queues, e, &it)) != NULL;) {
+		struct squeue *q = e->val;
+
+		if (strcmp(q->vmta, vmta) != 0)
+			continue;
+		for (i = 0; i < q->ndomains; i++)
+			if (strcasecmp(q->domains[i], domain) == 0)
+				return q;
+	}
+	return NULL;
 }
 
 /* rules_tick - backoffs, suspensions and bounces whose time is up */
