@@ -449,6 +449,16 @@ process(struct pjob *j, int fd)
 	dsn_parse(msg, len, res);
 	dsn_categorize(res, bd.bcat);
 	free(msg);
+	/*
+	 * A complaint comes to the feedback-loop address, not to the VERP
+	 * one: the returned message's Return-Path, when it is one of our
+	 * VERP return paths, names the recipient, VirtualMTA and job.
+	 */
+	if (!have_verp && config_processor(bd.d.cfg, res->env_from) ==
+	    PROC_BOUNCE && verp_decode(res->env_from, &v) == 0) {
+		have_verp = true;
+		orig_sender(res->env_from, true, orig, sizeof(orig));
+	}
 	if (res->arf.present)
 		do_arf(&o, res, &v, have_verp, orig, j);
 	else if (res->n > 0)

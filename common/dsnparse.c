@@ -97,12 +97,11 @@ after_semi(const char *v)
 	return skip_ws(s != NULL ? s + 1 : v);
 }
 
-/* copy_addr - the address in v, angle brackets and quotes stripped */
+/* copy_addr_case - the address in v, angle brackets and quotes stripped */
 static void
-copy_addr(char *d, size_t dsz, const char *v)
+copy_addr_case(char *d, size_t dsz, const char *v)
 {
 	const char	*s = skip_ws(v), *e;
-	size_t		 i;
 
 	if ((e = strchr(s, '<')) != NULL && strchr(e, '>') != NULL) {
 		s = e + 1;
@@ -114,6 +113,15 @@ copy_addr(char *d, size_t dsz, const char *v)
 	} else
 		e = s + strcspn(s, " \t;,\"'");
 	copy_line(d, dsz, s, (size_t)(e - s));
+}
+
+/* copy_addr - the same, lowercased (as addresses are compared) */
+static void
+copy_addr(char *d, size_t dsz, const char *v)
+{
+	size_t i;
+
+	copy_addr_case(d, dsz, v);
 	for (i = 0; d[i] != '\0'; i++)
 		d[i] = (char)tolower((unsigned char)d[i]);
 }
@@ -608,7 +616,8 @@ returned_headers(struct walk *w, struct span h)
 	if (res->env_from[0] == '\0' &&
 	    (header_get(h, "Return-Path", v, sizeof(v)) ||
 	    header_get(h, "From", v, sizeof(v))))
-		copy_addr(res->env_from, sizeof(res->env_from), v);
+		/* As written: a VERP return path carries a job id. */
+		copy_addr_case(res->env_from, sizeof(res->env_from), v);
 	if (res->orig_to[0] == '\0' && header_get(h, "To", v, sizeof(v)))
 		copy_addr(res->orig_to, sizeof(res->orig_to), v);
 }

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ternlib import TAP, Tern, free_port_on  # noqa
 from sinklib import Sink  # noqa
-from shapelib import Run, ctl, exit_on_sigterm, never, until  # noqa
+from shapelib import Run, ctl, exit_on_sigterm, never, sq_when, until  # noqa
 from bouncelib import (PROCESSORS, SOURCES, VMTAS, arf, dsn, inject,  # noqa
                        rows, send, wait_rows)
 
@@ -38,7 +38,11 @@ sink = Sink(tmp, H, P, {"rcpt": {"^gone@": "550 5.1.1 no such user"}},
 
 with Run(t, tmp, sink) as run:
     sink.start()
-    tern = run.start(Tern(domains=DOMAINS, vmtas=VMTAS, sources=SOURCES,
+    # mta1 warms up (a volume never reached): its complaints are counted.
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    vm = VMTAS.replace("verp: yes }", "verp: yes, warmup: { start: %s,"
+                       " schedule: [100000] } }" % day)
+    tern = run.start(Tern(domains=DOMAINS, vmtas=vm, sources=SOURCES,
                           extra=PROCESSORS))
 
     # --- a message goes out with a VERP return path -------------------------
@@ -118,6 +122,23 @@ with Run(t, tmp, sink) as run:
     t.ok(never(lambda: any("bob@dest.test" in m["rcpts"]
                            for m in sink.messages()[n0:]), 1),
          "... and the sink never saw bob again")
+
+    # --- a complaint tied by the returned Return-Path (VERP) ----------------
+    send(tern.port, "bounce@bounces.test", "eve@dest.test", job="J9")
+    until(lambda: "eve@dest.test" in sink.delivered_rcpts(), 20)
+    inject(tern.port, "feedback@provider.test", "fbl@tern.test",
+           arf("eve@dest.test", None,
+               return_path="bounce+eve=dest.test=mta1=J9@bounces.test"))
+    f = wait_rows(tern, "f", "eve@dest.test", 20)
+    t.ok(len(f) == 1 and f[0]["jobId"] == "J9" and f[0]["vmta"] == "mta1"
+         and f[0]["orig"] == "bounce@bounces.test",
+         "an ARF report without X-Job: job, vmta and sender from the "
+         "returned Return-Path (VERP)", f)
+    q = sq_when(tern, "dest.test/mta1",
+                lambda q: (q.get("warmup") or {}).get("complaints"), 10)
+    t.is_((q.get("warmup") or {}).get("complaints"), 1,
+          "shaperd counted the complaint against dest.test/mta1 (warm-up "
+          "guard)")
 
     # --- a delay notice suppresses nobody -----------------------------------
     send(tern.port, "bounce@bounces.test", "carol@dest.test", job="J5")

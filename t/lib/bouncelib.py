@@ -63,8 +63,12 @@ def dsn(to, rcpt, status="5.1.1", diag="550 5.1.1 <%s>: user unknown",
                         rcpt, xjob))
 
 
-def arf(rcpt, job, source_ip="127.0.0.1", ftype="abuse"):
-    """An RFC 5965 complaint about a message to rcpt of job."""
+def arf(rcpt, job, source_ip="127.0.0.1", ftype="abuse", return_path=None):
+    """An RFC 5965 complaint about a message to rcpt of job (its X-Job
+    header; None: none), the returned message with return_path if
+    given."""
+    rp = "Return-Path: <%s>\r\n" % return_path if return_path else ""
+    xj = "X-Job: %s\r\n" % job if job else ""
     return (
         "From: feedback@provider.test\r\n"
         "To: fbl@tern.test\r\n"
@@ -82,9 +86,9 @@ def arf(rcpt, job, source_ip="127.0.0.1", ftype="abuse"):
         "Source-IP: %s\r\n"
         "Arrival-Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n"
         "--FF\r\nContent-Type: message/rfc822\r\n\r\n"
-        "From: s@bounces.test\r\nTo: %s\r\nX-Job: %s\r\n"
+        "%sFrom: s@bounces.test\r\nTo: %s\r\n%s"
         "Subject: hello\r\n\r\nthe message\r\n"
-        "--FF--\r\n" % (ftype, rcpt, source_ip, rcpt, job))
+        "--FF--\r\n" % (ftype, rcpt, source_ip, rp, rcpt, xj))
 
 
 def send(port, sender, rcpt, job=None, vmta=None, subject="hello"):
