@@ -493,6 +493,23 @@ out:
 	free(res);
 }
 
+/* skip_dsn - the DSN parameters of a job: not bouncd's business */
+static int
+skip_dsn(struct ipc_msg *m, uint32_t n)
+{
+	char	 s[1024];
+	uint8_t	 b;
+	uint32_t i;
+
+	if (ipc_get_u8(m, &b) == -1 || ipc_get_str(m, s, sizeof(s)) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (ipc_get_u8(m, &b) == -1 ||
+		    ipc_get_str(m, s, sizeof(s)) == -1)
+			return -1;
+	return 0;
+}
+
 /* on_job - IPC_QUEUED_JOB, as queued sends it to a deliverd */
 int
 bouncd_on_job(struct ipc_peer *p, struct ipc_msg *m)
@@ -522,7 +539,7 @@ bouncd_on_job(struct ipc_peer *p, struct ipc_msg *m)
 	if (ipc_get_blob(m, &k, &klen) == -1 ||
 	    ipc_get_str(m, addr, sizeof(addr)) == -1 ||	/* the job */
 	    ipc_get_str(m, j->srcmta, sizeof(j->srcmta)) == -1 ||
-	    ipc_get_end(m) == -1 ||
+	    skip_dsn(m, j->n) == -1 || ipc_get_end(m) == -1 ||
 	    !spool_id_ok(j->msgid))
 		goto bad;
 	{

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "smtp_cmd.h"
 #include "deliverd.h"
 
 struct deliverd dd;
@@ -90,8 +91,10 @@ job_free(struct job *j)
 
 	if (j->fd != -1)
 		close(j->fd);
-	for (i = 0; i < j->nrcpt; i++)
+	for (i = 0; i < j->nrcpt; i++) {
 		free(j->r[i].diag);
+		free(j->r[i].orcpt);
+	}
 	free(j->r);
 	free(j->sender);
 	free(j->prepend);
@@ -303,6 +306,30 @@ get_prepend(struct ipc_msg *m, struct job *j)
 	return 0;
 }
 
+/* get_dsn - u8 RET, str ENVID, then per recipient u8 NOTIFY, str ORCPT */
+static int
+get_dsn(struct ipc_msg *m, struct job *j)
+{
+	char	 orcpt[DSN_ORCPT_MAX + 1];
+	uint8_t	 ret, notify;
+	unsigned i;
+
+	if (ipc_get_u8(m, &ret) == -1 || ret > DSN_RET_HDRS ||
+	    ipc_get_str(m, j->envid, sizeof(j->envid)) == -1 ||
+	    (j->envid[0] != '\0' && !dsn_text_ok(j->envid, DSN_ENVID_MAX)))
+		return -1;
+	j->ret = ret;
+	for (i = 0; i < j->nrcpt; i++) {
+		if (ipc_get_u8(m, &notify) == -1 || !dsn_notify_ok(notify) ||
+		    ipc_get_str(m, orcpt, sizeof(orcpt)) == -1 ||
+		    (orcpt[0] != '\0' && !dsn_orcpt_ok(orcpt)))
+			return -1;
+		j->r[i].notify = notify;
+		j->r[i].orcpt = orcpt[0] ? xstrdup(orcpt) : NULL;
+	}
+	return 0;
+}
+
 static int
 on_job(struct ipc_peer *p, struct ipc_msg *m)
 {
@@ -322,6 +349,7 @@ on_job(struct ipc_peer *p, struct ipc_msg *m)
 	    get_prepend(m, j) == -1 ||
 	    ipc_get_str(m, j->job, sizeof(j->job)) == -1 ||
 	    ipc_get_str(m, srcmta, sizeof(srcmta)) == -1 ||
+	    get_dsn(m, j) == -1 ||
 	    ipc_get_end(m) == -1 || !spool_id_ok(j->msgid) ||
 	    !mailaddr_domain_ok(domain)) {
 		job_free(j);

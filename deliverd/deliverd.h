@@ -50,6 +50,8 @@ struct jrcpt {
 	bool		 accepted;	/* RCPT got 2xx */
 	char		 status[16];
 	char		*diag;
+	uint8_t		 notify;	/* RFC 3461, passed on */
+	char		*orcpt;		/* "type;address" or NULL */
 };
 
 struct dqueue;
@@ -77,6 +79,8 @@ struct job {
 	char		 tls[96];	/* "TLSv1.3:cipher", "" in clear */
 	char		*prepend;	/* DKIM-Signature made at commit */
 	char		 job[SPOOL_JOB_MAX + 1];	/* X-Job, for VERP */
+	uint8_t		 ret;		/* RFC 3461 RET, passed on */
+	char		 envid[DSN_ENVID_MAX + 1];
 };
 
 struct dest {

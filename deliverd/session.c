@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "smtp_cmd.h"
 #include "verp.h"
 #include "deliverd.h"
 
@@ -59,6 +60,7 @@ struct session {
 	struct job	*job;
 	unsigned	 nmsgs;
 	bool		 pipelining;
+	bool		 dsn;		/* RFC 3461 offered */
 	bool		 need_rset, mail_failed;
 	unsigned	 cmdi, naccepted;
 	char		 esmtp[160];
@@ -368,6 +370,59 @@ idle_expired(evutil_socket_t fd, short what, void *arg)
 /* --- transactions ------------------------------------------------------ */
 
 /*
+ * mail_dsn - RFC 3461's RET and ENVID for MAIL FROM, passed on when the
+ * server offers DSN (it then reports on the recipients itself)
+ */
+static const char *
+mail_dsn(const struct session *s, const struct job *j, char *buf, size_t sz)
+{
+	char	 env[DSN_ENVID_MAX * 3 + 1];
+	size_t	 n = 0;
+
+	buf[0] = '\0';
+	if (!s->dsn)
+		return buf;
+	if (j->ret != DSN_RET_NONE)
+		n = (size_t)snprintf(buf, sz, " RET=%s", j->ret == DSN_RET_FULL ?
+		    "FULL" : "HDRS");
+	if (j->envid[0] != '\0' && n < sz &&
+	    xtext_encode(j->envid, env, sizeof(env)) < sizeof(env))
+		snprintf(buf + n, sz - n, " ENVID=%s", env);
+	return buf;
+}
+
+/* send_rcpt - RCPT TO, with NOTIFY and ORCPT for a DSN server */
+static void
+send_rcpt(struct session *s, const struct job *j, unsigned i)
+{
+	const struct jrcpt *r = &j->r[i];
+	char		 no[48] = "", oc[DSN_ORCPT_MAX * 3 + 16] = "";
+	char		 x[DSN_ORCPT_MAX * 3 + 1];
+	const char	*semi;
+
+	if (s->dsn && r->notify != 0) {
+		if (r->notify & DSN_NOTIFY_NEVER)
+			snprintf(no, sizeof(no), " NOTIFY=NEVER");
+		else
+			snprintf(no, sizeof(no), " NOTIFY=%s%s%s%s%s",
+			    r->notify & DSN_NOTIFY_SUCCESS ? "SUCCESS" : "",
+			    (r->notify & DSN_NOTIFY_SUCCESS) &&
+			    (r->notify & (DSN_NOTIFY_FAILURE |
+			    DSN_NOTIFY_DELAY)) ? "," : "",
+			    r->notify & DSN_NOTIFY_FAILURE ? "FAILURE" : "",
+			    (r->notify & DSN_NOTIFY_FAILURE) &&
+			    (r->notify & DSN_NOTIFY_DELAY) ? "," : "",
+			    r->notify & DSN_NOTIFY_DELAY ? "DELAY" : "");
+	}
+	/* ORCPT=type;xtext(address) */
+	if (s->dsn && r->orcpt != NULL && (semi = strchr(r->orcpt, ';')) !=
+	    NULL && xtext_encode(semi + 1, x, sizeof(x)) < sizeof(x))
+		snprintf(oc, sizeof(oc), " ORCPT=%.*s;%s",
+		    (int)(semi - r->orcpt), r->orcpt, x);
+	s_send(s, "RCPT TO:<%s>%s%s", r->addr, no, oc);
+}
+
+/*
  * return_path - the envelope sender; with verp: yes, the VERP form
  * naming the recipient (queued gives a VERP VirtualMTA's jobs one
  * recipient each), this VirtualMTA and the job
@@ -385,7 +440,7 @@ return_path(const struct job *j, char *buf, size_t sz)
 static void
 start_txn(struct session *s)
 {
-	char		 rp[MAILADDR_MAX + 1];
+	char		 rp[MAILADDR_MAX + 1], dp[DSN_ENVID_MAX * 3 + 32];
 	struct job	*j = s->job;
 	unsigned	 i;
 
@@ -399,10 +454,11 @@ start_txn(struct session *s)
 	tern_strlcpy(j->src, s->src, sizeof(j->src));
 	tern_strlcpy(j->esmtp, s->esmtp, sizeof(j->esmtp));
 	tern_strlcpy(j->tls, s->tls ? s->tls_info : "", sizeof(j->tls));
-	s_send(s, "MAIL FROM:<%s>%s", return_path(j, rp, sizeof(rp)), "");
+	s_send(s, "MAIL FROM:<%s>%s", return_path(j, rp, sizeof(rp)),
+	    mail_dsn(s, j, dp, sizeof(dp)));
 	if (s->pipelining) {
 		for (i = 0; i < j->nrcpt; i++)
-			s_send(s, "RCPT TO:<%s>", j->r[i].addr);
+			send_rcpt(s, j, i);
 		s_send(s, "DATA");
 	}
 	s_timeout(s, pol(s)->to.mail);
@@ -608,7 +664,7 @@ on_txn_reply(struct session *s, int code, const char *text, const char *diag)
 			s->mail_failed = true;
 			job_set_open(j, outcome_of(code), status, diag);
 		} else if (!s->pipelining)
-			s_send(s, "RCPT TO:<%s>", j->r[0].addr);
+			send_rcpt(s, j, 0);
 		s_timeout(s, pol(s)->to.rcpt);
 		if (s->mail_failed && !s->pipelining)
 			txn_done(s, false);
@@ -630,7 +686,7 @@ on_txn_reply(struct session *s, int code, const char *text, const char *diag)
 			return;
 		}
 		if (i < j->nrcpt) {
-			s_send(s, "RCPT TO:<%s>", j->r[i].addr);
+			send_rcpt(s, j, i);
 			return;
 		}
 		if (s->naccepted == 0) {
@@ -691,6 +747,7 @@ ehlo_caps(struct session *s, const char *text)
 
 	s->pipelining = false;
 	s->offers_tls = false;
+	s->dsn = false;
 	s->esmtp[0] = '\0';
 	/* Skip the first line (the greeting host). */
 	while ((line = strchr(line, '\n')) != NULL) {
@@ -709,6 +766,8 @@ ehlo_caps(struct session *s, const char *text)
 			s->pipelining = true;
 		if (strcmp(kw, "STARTTLS") == 0)
 			s->offers_tls = true;
+		if (strcmp(kw, "DSN") == 0)
+			s->dsn = true;
 		/* The list for accounting; what does not fit is left out. */
 		{
 			size_t used = strlen(s->esmtp);

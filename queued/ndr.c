@@ -8,8 +8,10 @@
  *               (dsngen.c), unless the sender is null (a bounce never
  *               bounces: no loop), the message was for the processors,
  *               or the recipient asked NOTIFY=NEVER (or a NOTIFY list
- *               without FAILURE).  NOTIFY=SUCCESS gets a "delivered"
- *               report the same way.  RET=FULL returns the message
+ *               without FAILURE).  NOTIFY=SUCCESS gets a "relayed"
+ *               report the same way, unless the next server offered
+ *               DSN: deliverd passed NOTIFY, ORCPT, RET and ENVID on
+ *               and that server reports.  RET=FULL returns the message
  *               (up to bounce-return-max-size), otherwise its headers;
  *               ENVID and ORCPT are echoed.
  *               The report is committed to the spool as a message from
@@ -42,6 +44,8 @@
 
 static unsigned	 nmade;
 
+static bool	 esmtp_has(const char *, const char *);
+
 /* client_policy - the source policy of the client that sent m */
 static bool
 generate_for(const struct msg *m)
@@ -70,9 +74,13 @@ generate_for(const struct msg *m)
 
 /* ndr_wanted - may this recipient's outcome make a report? */
 bool
-ndr_wanted(const struct msg *m, unsigned idx, char fin)
+ndr_wanted(const struct msg *m, unsigned idx, char fin, const char *esmtp)
 {
 	unsigned notify = m->rcpts[idx].notify;
+
+	/* A server that offers DSN got NOTIFY: it reports success itself. */
+	if (fin == RS_DELIVERED && esmtp_has(esmtp, "DSN"))
+		return false;
 
 	/* Not to <>, nor to our own processors (they have the b row). */
 	if (m->sender[0] == '\0' ||
@@ -88,6 +96,20 @@ ndr_wanted(const struct msg *m, unsigned idx, char fin)
 	if (fin == RS_DELIVERED && !(notify & DSN_NOTIFY_SUCCESS))
 		return false;
 	return generate_for(m);
+}
+
+/* esmtp_has - is kw in the comma-separated EHLO keyword list? */
+static bool
+esmtp_has(const char *list, const char *kw)
+{
+	size_t	 n = strlen(kw);
+	const char *p;
+
+	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',') ?
+	    strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, kw, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
 }
 
 /* host_of - "host (ip)" -> host */
@@ -135,7 +157,8 @@ ndr_make(const struct msg *m, const struct qresult *r, const unsigned *ri,
 			xtext_encode(mr->orcpt, orcpt[i], sizeof(orcpt[i]));
 			rc[i].orcpt = orcpt[i];
 		}
-		rc[i].action = fin[i] == RS_DELIVERED ? "delivered" : "failed";
+		/* Handed to a server that does not report: "relayed". */
+		rc[i].action = fin[i] == RS_DELIVERED ? "relayed" : "failed";
 		rc[i].status = r->r[ri[i]].status;
 		rc[i].diag = diag_of(r->r[ri[i]].diag);
 		rc[i].remote_mta = host[0] ? host : NULL;

@@ -253,7 +253,8 @@ int	 commit_local(const char *rcpt, const char *vmta, const struct buf *);
 void	 commit_now(void);
 
 /* ndr.c */
-bool	 ndr_wanted(const struct msg *, unsigned idx, char fin);
+bool	 ndr_wanted(const struct msg *, unsigned idx, char fin,
+	    const char *esmtp);
 void	 ndr_make(const struct msg *, const struct qresult *,
 	    const unsigned *ri, const char *fin, unsigned n);
 void	 ndr_commit(void);

@@ -241,6 +241,14 @@ dispatch(struct qentry *qe, struct ipc_peer *p)
 	}
 	ipc_put_str(&o, m->job);
 	ipc_put_str(&o, m->srcmta);
+	/* RFC 3461: RET, ENVID, and each recipient's NOTIFY and ORCPT. */
+	ipc_put_u8(&o, m->ret);
+	ipc_put_str(&o, m->envid ? m->envid : "");
+	for (i = 0; i < j->n; i++) {
+		ipc_put_u8(&o, m->rcpts[j->idx[i]].notify);
+		ipc_put_str(&o, m->rcpts[j->idx[i]].orcpt ?
+		    m->rcpts[j->idx[i]].orcpt : "");
+	}
 	snprintf(key, sizeof(key), "%" PRIx64, j->id);
 	hmap_put(&qd.jobs, key, j);
 	TAILQ_INSERT_TAIL(&ps->jobs, j, plink);
@@ -900,7 +908,8 @@ results_run(evutil_socket_t fd, short what, void *arg)
 				    row.len ? row.data : "");
 			acct_add_raw(row.len ? row.data : "");
 			if (fin != 0 && nndr < NDR_RCPTS &&
-			    ndr_wanted(r->job->qe->m, r->r[i].idx, fin)) {
+			    ndr_wanted(r->job->qe->m, r->r[i].idx, fin,
+			    r->esmtp)) {
 				ndr_idx[nndr] = i;
 				ndr_fin[nndr++] = fin;
 			}

@@ -10,8 +10,10 @@
 # echoing the ENVID and ORCPT (which are also in the b row's envId and
 # orcpt columns); RET=FULL returns the body.  No report for: a message
 # from the null sender (no bounce loop), NOTIFY=NEVER, a source without
-# generate-bounces.  NOTIFY=SUCCESS on a delivered recipient brings a
-# "delivered" report.  EHLO offers DSN; a bad NOTIFY is refused.
+# generate-bounces.  NOTIFY=SUCCESS on a recipient handed to a server
+# without DSN brings a "relayed" report; a server that offers DSN gets
+# RET, ENVID, NOTIFY and ORCPT passed on (and Tern sends no report).
+# EHLO offers DSN; a bad NOTIFY is refused.
 import os
 import smtplib
 import subprocess
@@ -27,10 +29,11 @@ from bouncelib import rows, wait_rows  # noqa
 exit_on_sigterm()
 t = TAP()
 tmp = tempfile.mkdtemp(prefix="tern-t99-")
-D, A = "127.0.0.21", "127.0.0.22"
-P = free_port_on([D, A])
+D, A, X = "127.0.0.21", "127.0.0.22", "127.0.0.24"
+P = free_port_on([D, A, X])
 DOMAINS = ('  "*": { retry-after: 1s, bounce-after: 10m, route: "[%s]:%d" }\n'
-           '  app.test: { route: "[%s]:%d" }\n' % (D, P, A, P))
+           '  app.test: { route: "[%s]:%d" }\n'
+           '  dsn.test: { route: "[%s]:%d" }\n' % (D, P, A, P, X, P))
 SOURCES = ('  127.0.0.1/32: { always-allow-relaying: yes, process-x-job: yes,'
            ' generate-bounces: yes }\n'
            '  127.0.0.3/32: { always-allow-relaying: yes }\n'
@@ -38,6 +41,9 @@ SOURCES = ('  127.0.0.1/32: { always-allow-relaying: yes, process-x-job: yes,'
 dest = Sink(tmp, D, P, {"rcpt": {"^nobody@": "550 5.1.1 no such user"}},
             name="dest")
 app = Sink(tmp, A, P, {"save_raw": True}, name="app")
+# dsn.test offers DSN: the parameters go on to it, and it reports.
+nxt = Sink(tmp, X, P, {"ehlo": ["PIPELINING", "8BITMIME", "DSN"]},
+           name="dsn")
 
 SISIMAI = r'''
 use Sisimai;
@@ -77,9 +83,10 @@ def raw(m):
         return f.read().decode(errors="replace")
 
 
-with Run(t, tmp, dest, app) as run:
+with Run(t, tmp, dest, app, nxt) as run:
     dest.start()
     app.start()
+    nxt.start()
     # Suppression off: every message here meets the sink's 550 itself.
     tern = run.start(Tern(domains=DOMAINS, sources=SOURCES,
                           extra="suppression: { enabled: no }\n"))
@@ -149,8 +156,22 @@ with Run(t, tmp, dest, app) as run:
     send("ok@app.test", "fine@dest.test", ropts=["NOTIFY=SUCCESS,FAILURE"])
     until(lambda: reports("ok@app.test"), 20)
     rep = reports("ok@app.test")
-    t.ok(rep and "Action: delivered" in raw(rep[0]),
-         "NOTIFY=SUCCESS: a 'delivered' report")
+    t.ok(rep and "Action: relayed" in raw(rep[0]),
+         "NOTIFY=SUCCESS to a server without DSN: a 'relayed' report")
+
+    # --- a next hop that offers DSN gets the parameters --------------------
+    send("p@app.test", "q@dsn.test", mopts=["RET=HDRS", "ENVID=Q+2B1"],
+         ropts=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;o+2Bx@dsn.test"])
+    until(lambda: "q@dsn.test" in nxt.delivered_rcpts(), 20)
+    ml = [e["line"] for e in nxt.events("mail")]
+    rl = [e["line"] for e in nxt.events("rcpt")]
+    t.ok(ml and ml[-1].endswith(" RET=HDRS ENVID=Q+2B1"),
+         "MAIL FROM to a DSN server carries RET and ENVID (xtext)", ml)
+    t.ok(rl and rl[-1].endswith(" NOTIFY=SUCCESS,FAILURE "
+                                "ORCPT=rfc822;o+2Bx@dsn.test"),
+         "RCPT TO carries NOTIFY and ORCPT", rl)
+    t.ok(never(lambda: reports("p@app.test"), 2),
+         "no success report from Tern: the DSN server reports")
     t.diag("queued: %s" % {k: v for k, v in
                            ((tern.status() or {}).get("queued") or {}).items()
                            if "ndr" in k or "suppress" in k})

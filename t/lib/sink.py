@@ -5,8 +5,8 @@ Listens on HOST:PORT and records every event as a JSON line in LOG, each
 with "t", the time.time() at which it was logged:
   {"ev": "connect", "conn": N, "peer": ip, "concurrent": K}
   {"ev": "ehlo", "conn": N, "name": ...}
-  {"ev": "mail", "conn": N, "frm": ..., "code": 250}
-  {"ev": "rcpt", "conn": N, "to": ..., "code": 250}
+  {"ev": "mail", "conn": N, "frm": ..., "line": command, "code": 250}
+  {"ev": "rcpt", "conn": N, "to": ..., "line": command, "code": 250}
   {"ev": "message", "conn": N, "frm": ..., "rcpts": [...],
    "size": n, "data": first 4 KB, "bare_lf": bool, "code": reply code}
      (logged as the reply to the final dot is sent, after any dot_delay;
@@ -120,7 +120,7 @@ async def handle(reader, writer):
                 mail = cmd[10:].split(">")[0].lstrip("<")
                 rcpts = []
                 reply = sc.get("mail", "250 2.1.0 ok")
-                log(ev="mail", conn=cid, frm=mail,
+                log(ev="mail", conn=cid, frm=mail, line=cmd,
                     code=int(reply[:3]))
                 st["in_txn"] = reply.startswith("2")
                 await send(reply)
@@ -131,7 +131,8 @@ async def handle(reader, writer):
                     if re.search(rx, to):
                         reply = rep
                         break
-                log(ev="rcpt", conn=cid, to=to, code=int(reply[:3]))
+                log(ev="rcpt", conn=cid, to=to, line=cmd,
+                    code=int(reply[:3]))
                 if reply.startswith("2"):
                     rcpts.append(to)
                 await send(reply)
