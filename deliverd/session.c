@@ -184,6 +184,16 @@ s_release(struct session *s, bool kick)
 		TAILQ_REMOVE(&dq->idle, s, entry);
 	if (s->connecting)
 		dq->nconnecting--;
+	/*
+	 * OpenSSL makes the session of a connection freed without a
+	 * shutdown unresumable: the one the server's ticket gave us, kept
+	 * for the next connection (tls.c).  A session that got this far
+	 * ends as if shut down, so it stays resumable.
+	 */
+	if (s->bev != NULL && s->tls &&
+	    bufferevent_openssl_get_ssl(s->bev) != NULL)
+		SSL_set_shutdown(bufferevent_openssl_get_ssl(s->bev),
+		    SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	if (s->ev_idle != NULL)
