@@ -300,6 +300,9 @@ void	 sched_msg(struct msg *);
 void	 sched_kick(struct queue *);
 int	 sched_ready(struct ipc_peer *, struct ipc_msg *);
 int	 sched_result(struct ipc_peer *, struct ipc_msg *);
+int	 result_outcomes(struct ipc_msg *, struct qresult *, uint32_t n,
+	    const char *allowed);
+void	 result_free(struct qresult *);
 int	 sched_held(struct ipc_peer *, struct ipc_msg *);
 unsigned sched_release(const char *domain_glob, const char *vmta_glob);
 void	 sched_peer_gone(struct ipc_peer *);

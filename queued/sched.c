@@ -431,7 +431,7 @@ sched_peer_gone(struct ipc_peer *p)
 
 /* --- results ----------------------------------------------------------- */
 
-static void
+void
 result_free(struct qresult *r)
 {
 	unsigned i;
@@ -455,14 +455,52 @@ sched_add_result(struct qresult *r)
 		event_active(qd.ev_results, EV_TIMEOUT, 0);
 }
 
+/*
+ * result_outcomes - n x {u32 idx, u8 outcome, str status, str diag}
+ * into r: each recipient of the job exactly once, nothing else, an
+ * outcome among allowed, a status of its class (D 2.x.x, T 4, B 5)
+ */
+int
+result_outcomes(struct ipc_msg *m, struct qresult *r, uint32_t n,
+    const char *allowed)
+{
+	struct qjob	*j = r->job;
+	char		 diag[DIAG_TEXT_MAX];
+	uint32_t	 i, k, d;
+
+	r->r = xcalloc(n, sizeof(*r->r));
+	for (i = 0; i < n; i++) {
+		uint8_t oc;
+
+		if (ipc_get_u32(m, &r->r[i].idx) == -1 ||
+		    ipc_get_u8(m, &oc) == -1 ||
+		    ipc_get_str(m, r->r[i].status, sizeof(r->r[i].status)) ==
+		    -1 || ipc_get_str(m, diag, sizeof(diag)) == -1)
+			return -1;
+		r->r[i].diag = xstrdup(diag);
+		r->n = i + 1;
+		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
+			;
+		for (d = 0; d < i && k < j->n; d++)
+			if (r->r[d].idx == r->r[i].idx)
+				k = j->n;
+		if (k == j->n || oc == 0 || strchr(allowed, oc) == NULL ||
+		    r->r[i].status[0] != (oc == 'D' ? '2' : oc == 'T' ? '4' :
+		    '5'))
+			return -1;
+		r->r[i].outcome = (char)oc;
+	}
+	return 0;
+}
+
 int
 sched_result(struct ipc_peer *p, struct ipc_msg *m)
 {
 	struct qresult	*r;
 	struct qjob	*j;
-	char		 key[24], diag[DIAG_TEXT_MAX];
+	char		 key[24];
 	uint8_t		 ql, bo;
-	uint32_t	 n, i, k;
+	uint32_t	 n;
 
 	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
 	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p) {
@@ -486,34 +524,11 @@ sched_result(struct ipc_peer *p, struct ipc_msg *m)
 		goto bad;
 	r->queue_level = ql != 0;
 	r->backoff = bo != 0;
-	r->r = xcalloc(n, sizeof(*r->r));
-	for (i = 0; i < n; i++) {
-		uint8_t oc;
-
-		if (ipc_get_u32(m, &r->r[i].idx) == -1 ||
-		    ipc_get_u8(m, &oc) == -1 ||
-		    ipc_get_str(m, r->r[i].status, sizeof(r->r[i].status)) ==
-		    -1 || ipc_get_str(m, diag, sizeof(diag)) == -1)
-			goto bad;
-		r->r[i].diag = xstrdup(diag);
-		r->n = i + 1;
-		/* Each recipient of the job exactly once, nothing else. */
-		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
-			;
-		for (uint32_t d = 0; d < i && k < j->n; d++)
-			if (r->r[d].idx == r->r[i].idx)
-				k = j->n;
-		if (k == j->n || (oc != 'D' && oc != 'T' && oc != 'B') ||
-		    r->r[i].status[0] != (oc == 'D' ? '2' : oc == 'T' ? '4' :
-		    '5'))
-			goto bad;
-		r->r[i].outcome = (char)oc;
-	}
+	if (result_outcomes(m, r, n, "DTB") == -1)
+		goto bad;
 	if (ipc_get_end(m) == -1)
 		goto bad;
-	TAILQ_INSERT_TAIL(&qd.results, r, link);
-	if (qd.nresults++ == 0)
-		event_active(qd.ev_results, EV_TIMEOUT, 0);
+	sched_add_result(r);
 	return 0;
 bad:
 	result_free(r);

@@ -199,8 +199,8 @@ sched_bouncd_result(struct ipc_peer *p, struct ipc_msg *m)
 {
 	struct qresult	*r;
 	struct qjob	*j;
-	char		 key[24], diag[DIAG_TEXT_MAX];
-	uint32_t	 n, i, k;
+	char		 key[24];
+	uint32_t	 n;
 
 	snprintf(key, sizeof(key), "%" PRIx64, m->hdr.reqid);
 	if ((j = hmap_get(&qd.jobs, key)) == NULL || j->peer != p) {
@@ -213,37 +213,15 @@ sched_bouncd_result(struct ipc_peer *p, struct ipc_msg *m)
 	r = xcalloc(1, sizeof(*r));
 	r->job = j;
 	r->processor = true;
-	r->r = xcalloc(n, sizeof(*r->r));
-	for (i = 0; i < n; i++) {
-		uint8_t oc;
-
-		if (ipc_get_u32(m, &r->r[i].idx) == -1 ||
-		    ipc_get_u8(m, &oc) == -1 ||
-		    ipc_get_str(m, r->r[i].status, sizeof(r->r[i].status)) ==
-		    -1 || ipc_get_str(m, diag, sizeof(diag)) == -1)
-			goto bad;
-		r->r[i].diag = xstrdup(diag);
-		r->n = i + 1;
-		for (k = 0; k < j->n && j->idx[k] != r->r[i].idx; k++)
-			;
-		if (k == j->n || (oc != 'D' && oc != 'T'))
-			goto bad;
-		r->r[i].outcome = (char)oc;
-	}
+	if (result_outcomes(m, r, n, "DT") == -1)
+		goto bad;
 	if (take_blob(m, &r->rows) == -1 || take_blob(m, &r->events) == -1 ||
 	    ipc_get_end(m) == -1)
 		goto bad;
 	sched_add_result(r);
 	return 0;
 bad:
-	for (i = 0; i < r->n; i++)
-		free(r->r[i].diag);
-	free(r->r);
-	if (r->rows.max != 0)
-		buf_free(&r->rows);
-	if (r->events.max != 0)
-		buf_free(&r->events);
-	free(r);
+	result_free(r);
 	return -1;
 }
 
