@@ -46,6 +46,9 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -68,6 +71,7 @@ struct hook {
 	char			*name;
 	char			*url;
 	char			*auth;		/* NULL: none */
+	char			*secret;	/* NULL: unsigned */
 	unsigned		 types;		/* EVT_* */
 	uint64_t		 batch_size;
 	uint64_t		 timeout;	/* seconds per POST */
@@ -247,6 +251,8 @@ hook_apply(struct hook *h, const struct cfg_hook *c)
 	}
 	free(h->auth);
 	h->auth = c->auth != NULL ? xstrdup(c->auth) : NULL;
+	free(h->secret);
+	h->secret = c->secret != NULL ? xstrdup(c->secret) : NULL;
 	h->types = c->types & EVT_ALL;
 	h->batch_size = c->batch_size > 0 ? c->batch_size : 100;
 	h->timeout = c->timeout > 0 ? c->timeout : 30;
@@ -948,16 +954,56 @@ hook_deadline(int fd, short ev, void *arg)
 	hook_failed(h, 0, "timeout");
 }
 
+/*
+ * sign - "t=UNIX,v1=HEX": HMAC-SHA256 with the hook's secret over
+ * "UNIX." and the body, so a receiver can check both the sender and the
+ * time (and refuse replays), as the big ESPs sign their webhooks
+ */
+static int
+sign(const struct hook *h, char *out, size_t sz)
+{
+	EVP_MAC		*mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX	*ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM	 p[2];
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	char		 ts[24];
+	size_t		 n = 0, i, off;
+	int		 rc = -1;
+
+	snprintf(ts, sizeof(ts), "%lld.", (long long)time(NULL));
+	p[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	p[1] = OSSL_PARAM_construct_end();
+	if (ctx != NULL && EVP_MAC_init(ctx, (const unsigned char *)h->secret,
+	    strlen(h->secret), p) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)h->body.data,
+	    h->body.len) == 1 && EVP_MAC_final(ctx, md, &n, sizeof(md)) == 1 &&
+	    sz > strlen(ts) + 8 + 2 * n) {
+		off = (size_t)snprintf(out, sz, "t=%.*s,v1=",
+		    (int)strlen(ts) - 1, ts);
+		for (i = 0; i < n; i++)
+			off += (size_t)snprintf(out + off, sz - off, "%02x",
+			    md[i]);
+		rc = 0;
+	}
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
 static int
 req_headers(struct hook *h, struct evhttp_request *req)
 {
 	struct evkeyvalq *kv = evhttp_request_get_output_headers(req);
+	char		  sig[160];
 
 	if (evhttp_add_header(kv, "Host", h->hosthdr) == -1 ||
 	    evhttp_add_header(kv, "Content-Type", "application/json") == -1 ||
 	    evhttp_add_header(kv, "User-Agent", "Tern-bouncd") == -1 ||
 	    (h->auth != NULL &&
-	    evhttp_add_header(kv, "Authorization", h->auth) == -1))
+	    evhttp_add_header(kv, "Authorization", h->auth) == -1) ||
+	    (h->secret != NULL && (sign(h, sig, sizeof(sig)) == -1 ||
+	    evhttp_add_header(kv, "X-Tern-Signature", sig) == -1)))
 		return -1;
 	return evbuffer_add(evhttp_request_get_output_buffer(req),
 	    h->body.data, h->body.len);
@@ -1076,6 +1122,7 @@ hook_free(struct hook *h)
 	free(h->name);
 	free(h->url);
 	free(h->auth);
+	free(h->secret);
 	free(h);
 }
 

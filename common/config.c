@@ -2354,6 +2354,7 @@ static const struct field hook_fields[] = {
 	{ "timeout", F_DURATION, O(cfg_hook, timeout), 0, 1, 600 },
 	{ "retry-max", F_DURATION, O(cfg_hook, retry_max), 0, 1, 86400 },
 	{ "authorization", F_STR, O(cfg_hook, auth), 0, 0, 1000 },
+	{ "secret", F_STR, O(cfg_hook, secret), 0, 0, 256 },
 };
 
 static const struct special hook_specials[] = {
@@ -2823,6 +2824,7 @@ config_free(struct tern_config *cfg)
 		free(cfg->hooks[i].name);
 		free(cfg->hooks[i].url);
 		free(cfg->hooks[i].auth);
+		free(cfg->hooks[i].secret);
 	}
 	free(cfg->hooks);
 	for (i = 0; i < cfg->nlisteners; i++) {

@@ -361,6 +361,7 @@ struct cfg_hook {
 	uint64_t	 timeout;		/* seconds per POST */
 	uint64_t	 retry_max;		/* seconds between tries, cap */
 	char		*auth;			/* Authorization value or NULL */
+	char		*secret;		/* HMAC key for signatures */
 };
 
 enum supp_scope { SUPP_GLOBAL, SUPP_JOB, SUPP_POOL };

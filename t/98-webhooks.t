@@ -56,13 +56,14 @@ with Run(t, tmp, sink, HookSink()) as run:
     sink.start()
     hook = subprocess.Popen(["/usr/bin/python3", HOOK, "--port-file", portf,
                              "--log", hlog, "--fail-file", failf,
-                             "--requests", os.path.join(tmp, "hook.req")],
+                             "--requests", os.path.join(tmp, "hook.req"),
+                             "--secret", "s3cr3t"],
                             start_new_session=True)
     wait_for(lambda: os.path.exists(portf), 10)
     hport = int(open(portf).read())
     hooks = ("event-hooks:\n  - { name: crm, url: \"http://127.0.0.1:%d/"
              "events\", events: [all], batch-size: 7, retry-max: 1s,"
-             " timeout: 5s }\n" % hport)
+             " timeout: 5s, secret: s3cr3t }\n" % hport)
     DOMAINS = ('  "*": { retry-after: 1s, bounce-after: 10m,'
                ' route: "[%s]:%d" }\n' % (H, P))
     tern = run.start(Tern(domains=DOMAINS, vmtas=VMTAS, sources=SOURCES,
@@ -132,6 +133,9 @@ with Run(t, tmp, sink, HookSink()) as run:
          any(r["status"] == 200 for r in reqs),
          "the receiver answered 500, then 200 (%d refused POSTs)" %
          len([r for r in reqs if r["status"] != 200]))
+    t.ok(reqs and all(r["signature_ok"] for r in reqs),
+         "every POST is signed (X-Tern-Signature, HMAC-SHA256 of the body "
+         "and its time with the hook's secret)")
     t.ok(all(e.get("event_id") and e.get("time") for e in ev),
          "every event has an event_id and a time")
     t.ok(max(len(r["event_ids"]) for r in reqs) <= 7,

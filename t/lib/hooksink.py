@@ -2,7 +2,7 @@
 """hooksink.py - a webhook receiver for Tern's event-hook tests.
 
 Usage: hooksink.py --port-file PATH --log PATH [--fail-first N]
-                   [--fail-file PATH] [--requests PATH]
+                   [--fail-file PATH] [--requests PATH] [--secret KEY]
 
 Binds 127.0.0.1 on an ephemeral port and writes the port number to
 --port-file (written to PATH.tmp, then renamed: a test may poll for the
@@ -10,6 +10,8 @@ file and read it at once).  Every POST body must be a JSON array of event
 objects (what bouncd's hooks.c sends).  The reply is:
   500  for the first N POSTs (--fail-first N, counted over all paths),
   500  while the file --fail-file exists,
+  401  with --secret, when X-Tern-Signature is missing, stale (5 min)
+       or not HMAC-SHA256(KEY, "UNIX." + body) ("t=UNIX,v1=HEX"),
   400  for a body that is not a JSON array of objects,
   200  otherwise.
 Each event of a POST answered 200 is appended to --log as one JSON line,
@@ -26,6 +28,8 @@ alive), POSTs handled one at a time in arrival order; bodies capped at
 64 MiB.
 """
 import argparse
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -44,7 +48,22 @@ def parse_args():
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-file")
     p.add_argument("--requests")
+    p.add_argument("--secret")
     return p.parse_args()
+
+
+def signature_ok(secret, header, body):
+    """X-Tern-Signature "t=UNIX,v1=HEX": HMAC-SHA256(secret, "UNIX." +
+    body), and UNIX within 5 minutes of now."""
+    try:
+        parts = dict(kv.split("=", 1) for kv in header.split(","))
+        t = int(parts["t"])
+        want = hmac.new(secret.encode(), b"%d." % t + body,
+                        hashlib.sha256).hexdigest()
+    except (AttributeError, KeyError, ValueError):
+        return False
+    return abs(time.time() - t) < 300 and hmac.compare_digest(
+        want, parts.get("v1", ""))
 
 
 class Sink:
@@ -56,8 +75,10 @@ class Sink:
         self.reqlog = open(args.requests, "a", buffering=1) \
             if args.requests else None
 
-    def status_for(self, events):
+    def status_for(self, events, sig_ok=True):
         self.posts += 1
+        if not sig_ok:
+            return 401
         if self.posts <= self.args.fail_first:
             return 500
         if self.args.fail_file and os.path.exists(self.args.fail_file):
@@ -66,7 +87,7 @@ class Sink:
             return 400
         return 200
 
-    def record(self, handler, status, events):
+    def record(self, handler, status, events, sig_ok=None):
         if status == 200:
             for ev in events:
                 self.log.write(json.dumps(ev) + "\n")
@@ -80,7 +101,9 @@ class Sink:
             "authorization": hdr.get("Authorization"),
             "content_type": hdr.get("Content-Type"),
             "user_agent": hdr.get("User-Agent"),
-            "host": hdr.get("Host")}) + "\n")
+            "host": hdr.get("Host"),
+            "signature": hdr.get("X-Tern-Signature"),
+            "signature_ok": sig_ok}) + "\n")
 
 
 def decode(body):
@@ -121,9 +144,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         body = self.rfile.read(n)
         events = decode(body)
+        sig = None
+        if self.sink.args.secret:
+            sig = signature_ok(self.sink.args.secret,
+                               self.headers.get("X-Tern-Signature"), body)
         with self.sink.lock:
-            status = self.sink.status_for(events)
-            self.sink.record(self, status, events)
+            status = self.sink.status_for(events, sig is not False)
+            self.sink.record(self, status, events, sig)
             self.reply(status)
 
     def do_GET(self):
