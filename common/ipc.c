@@ -62,6 +62,7 @@ static const char *type_names[IPC_TYPE_MAX] = {
 	[IPC_DKIMD_SIGN_FAIL] = "DKIMD_SIGN_FAIL",
 	[IPC_BOUNCD_RESULT] = "BOUNCD_RESULT",
 	[IPC_QUEUED_SUPPRESS] = "QUEUED_SUPPRESS",
+	[IPC_SMTPD_SUPPRESSED] = "SMTPD_SUPPRESSED",
 };
 
 static const char *role_names[ROLE_MAX] = {

@@ -74,6 +74,7 @@ enum ipc_type {
 	IPC_DKIMD_SIGN_FAIL,	/* dkimd -> queued: why not */
 	IPC_BOUNCD_RESULT,	/* bouncd -> queued: consumed, rows, events */
 	IPC_QUEUED_SUPPRESS,	/* queued -> bouncd: hard bounces to list */
+	IPC_SMTPD_SUPPRESSED,	/* smtpd -> queued: refused at RCPT, account */
 	IPC_TYPE_MAX
 };
 

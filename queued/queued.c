@@ -32,6 +32,7 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_SMTPD_MSG_OPEN, RB(ROLE_SMTPD), IPC_FD_NO, rx_open },
 	{ IPC_SMTPD_MSG_COMMIT, RB(ROLE_SMTPD), IPC_FD_NO, rx_commit },
 	{ IPC_SMTPD_MSG_ABORT, RB(ROLE_SMTPD), IPC_FD_NO, rx_abort },
+	{ IPC_SMTPD_SUPPRESSED, RB(ROLE_SMTPD), IPC_FD_NO, rx_suppressed },
 	{ IPC_CTL_REQUEST, RB(ROLE_CTL), IPC_FD_NO, ctl_request },
 	{ IPC_DELIVERD_READY, RB(ROLE_DELIVERD) | RB(ROLE_BOUNCD), IPC_FD_NO,
 	    sched_ready },

@@ -346,6 +346,7 @@ bool	 supp_drop(struct qentry *);
 void	 supp_hard_bounce(const struct msg *, const char *rcpt,
 	    const char *status, const char *diag, const char *cat);
 void	 supp_flush(void);
+int	 rx_suppressed(struct ipc_peer *, struct ipc_msg *);
 int	 sched_bouncd_result(struct ipc_peer *, struct ipc_msg *);
 void	 sched_add_result(struct qresult *);
 void	 acct_add_block(const char *, size_t);

@@ -296,3 +296,49 @@ supp_flush(void)
 	buf_reset(&sq_body);
 	sq_n = 0;
 }
+
+/*
+ * rx_suppressed - IPC_SMTPD_SUPPRESSED {str sender, str rcpt, str ip,
+ * str helo, str reason}: smtpd refused a recipient at RCPT for the
+ * list (refuse-at: rcpt); it is accounted like a drop at queue time, a
+ * b row and a "suppressed" event (action "refused")
+ */
+int
+rx_suppressed(struct ipc_peer *p, struct ipc_msg *m)
+{
+	char		 sender[MAILADDR_MAX + 1], rcpt[MAILADDR_MAX + 1];
+	char		 ip[64], helo[256], diag[600];
+	struct supp_entry e;
+	struct mailaddr	 a;
+	const char	*why;
+	struct msg	 msg;
+	struct buf	 row;
+
+	memset(&e, 0, sizeof(e));
+	if (ipc_get_str(m, sender, sizeof(sender)) == -1 ||
+	    ipc_get_str(m, rcpt, sizeof(rcpt)) == -1 ||
+	    ipc_get_str(m, ip, sizeof(ip)) == -1 ||
+	    ipc_get_str(m, helo, sizeof(helo)) == -1 ||
+	    ipc_get_str(m, e.reason, sizeof(e.reason)) == -1 ||
+	    ipc_get_end(m) == -1 || mailaddr_parse(rcpt, &a, &why) == -1)
+		return -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.arrival = (uint64_t)time(NULL);
+	msg.sender = sender;
+	msg.srcmta = xasprintf("%s (%s)", helo, ip);
+	snprintf(diag, sizeof(diag), "smtp;550 5.7.1 <%s> refused at RCPT: "
+	    "on the suppression list (%s)", rcpt, e.reason);
+	buf_init(&row, 64 * 1024);
+	acct_row(&row, "b", &msg, rcpt, NULL, "5.7.1", diag, "", category(&e),
+	    "", "", "", "", "");
+	acct_add_raw(row.len ? row.data : "");
+	buf_free(&row);
+	if (events_on())
+		events_outcome("suppressed", &msg, rcpt, "5.7.1", diag,
+		    category(&e), "", "", "refused");
+	acct_flush();
+	events_flush();
+	qd.n_suppressed++;
+	free(msg.srcmta);
+	return 0;
+}

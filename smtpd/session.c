@@ -399,6 +399,7 @@ cmd_rcpt(struct session *s, const char *args)
 	struct smtp_rcpt_args	 r;
 	const char		*reply;
 	char			 addr[MAILADDR_MAX + 1];
+	struct supp_entry	 se;
 
 	if (s->state != ST_RCPT) {
 		session_reply(s, "503 5.5.1 Need MAIL command");
@@ -426,11 +427,23 @@ cmd_rcpt(struct session *s, const char *args)
 		session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	if (smtpd_suppressed(addr)) {
+	if (smtpd_suppressed(addr, &se)) {
 		session_reply(s, "550 5.7.1 <%s>: Recipient is on the "
 		    "suppression list", addr);
 		log_info("%016llx smtp rcpt=<%s> refused: on the suppression "
 		    "list", (unsigned long long)s->id, addr);
+		/* queued accounts for it (a b row, an event). */
+		if (smtpd.queued != NULL) {
+			struct ipc_out o;
+
+			ipc_out_begin(&o, IPC_SMTPD_SUPPRESSED, 0);
+			ipc_put_str(&o, s->tx.sender);
+			ipc_put_str(&o, addr);
+			ipc_put_str(&o, s->ip);
+			ipc_put_str(&o, s->helo);
+			ipc_put_str(&o, se.reason);
+			ipc_send(smtpd.queued, &o, -1);
+		}
 		return;
 	}
 	if (!s->esmtp && (r.notify != 0 || r.orcpt[0] != '\0')) {

@@ -363,10 +363,9 @@ smtpd_main(int argc, char **argv)
  * it is opened once bouncd has made it.
  */
 bool
-smtpd_suppressed(const char *addr)
+smtpd_suppressed(const char *addr, struct supp_entry *e)
 {
 	const struct cfg_suppression *cs = &smtpd.d.cfg->supp;
-	struct supp_entry e;
 	char		 norm[MAILADDR_MAX + 1];
 	const char	*why;
 	uint64_t	 now;
@@ -383,5 +382,5 @@ smtpd_suppressed(const char *addr)
 			return false;
 	}
 	return supp_norm_addr(addr, norm, sizeof(norm)) == 0 &&
-	    supp_get(smtpd.supp, "", norm, &e) == 1;
+	    supp_get(smtpd.supp, "", norm, e) == 1;
 }

@@ -183,7 +183,7 @@ uint64_t session_reqid(struct session *);
 struct session *session_by_reqid(uint64_t);
 void	 smtpd_session_gone(struct session *);
 void	 smtpd_stop(void);
-bool	 smtpd_suppressed(const char *addr);
+bool	 smtpd_suppressed(const char *addr, struct supp_entry *);
 
 /* session.c */
 void	 session_new(int fd, struct sockaddr *, int socklen, unsigned lis);

@@ -192,6 +192,14 @@ with Run(t, tmp, sink) as run:
         time.sleep(0.2)
     t.is_(code, 550, "refuse-at: rcpt: RCPT to a suppressed address is "
           "refused with 550")
+    until(lambda: [r for r in rows(tern, "b", "alice@dest.test")
+                   if "refused at RCPT" in r["dsnDiag"]], 10)
+    rr = [r for r in rows(tern, "b", "alice@dest.test")
+          if "refused at RCPT" in r["dsnDiag"]]
+    t.ok(rr and rr[0]["dsnStatus"].startswith("5.7.1") and
+         rr[0]["bounceCat"] == "bad-mailbox" and
+         rr[0]["orig"] == "x@bounces.test",
+         "... and accounted: a b row, 5.7.1, the entry's category", rr)
 
     # --- bouncd killed: the reports wait in the queue -------------------------
     tern.kill("bouncd")
