@@ -51,7 +51,10 @@ dns: { nameservers: ["127.0.0.1:5353"] }
 domains:
   # every domain goes to the local sink: nothing leaves this machine
   "*": { route: "[127.0.0.1]:$sinkport", max-smtp-out: 20, max-msg-per-connection: 100, retry-after: "10m,20m,1h", bounce-after: 4d12h }
-accounting: { records: [d, b, t] }
+accounting: { records: [d, b, t, rb, f] }
+# bounces and complaints sent back to these addresses are read by bouncd
+bounce-processor: { domains: [bounces.tern-demo.localdomain] }
+feedback-loop-processor: { addresses: [fbl@tern-demo.localdomain] }
 EOC
 "$top/$B/sbin/tern" -f "$demo/tern.yaml" check-config
 echo '{"rcpt": {"^refuse@": "550 5.1.1 <refuse>: no such user here"}}' \
@@ -88,6 +91,27 @@ for rcpt, body in msgs:
 PY
 sleep 2
 echo
+echo "== an asynchronous bounce for alice comes back to the bounce domain"
+/usr/bin/python3 - "$port" <<'PY'
+import smtplib, sys
+dsn = (b"From: MAILER-DAEMON@example.net\r\nTo: bounce@bounces.tern-demo.localdomain\r\n"
+       b"Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report;"
+       b" report-type=delivery-status; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain"
+       b"\r\n\r\nalice is gone\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+       b"Reporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: rfc822; alice@example.net"
+       b"\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown"
+       b"\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nX-Job: demo-1\r\n"
+       b"Subject: hello\r\n\r\n--B--\r\n")
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.sendmail("", ["bounce@bounces.tern-demo.localdomain"], dsn)
+s.quit()
+print("  sent; bouncd writes an rb row and suppresses alice")
+PY
+sleep 2
+echo
+echo "== $B/sbin/tern -f demo/tern.yaml suppression list"
+$tern suppression list
+echo
 echo "== $B/sbin/tern -f demo/tern.yaml show status"
 $tern show status
 echo
@@ -106,6 +130,8 @@ In another terminal:
   inspect:  $B/sbin/tern -f demo/tern.yaml show queues
             $B/sbin/tern -f demo/tern.yaml show status
   reload:   $B/sbin/tern -f demo/tern.yaml reload
+  bounces:  $B/sbin/tern -f demo/tern.yaml suppression list
+            $B/sbin/tern -f demo/tern.yaml classify some-bounce.eml
   sink log: demo/sink.log
 
 EOM

@@ -58,6 +58,7 @@ ctl_status(json_t *req)
 	set_int(o, "removed", qd.n_removed);
 	set_int(o, "suppressed", qd.n_suppressed);
 	set_int(o, "ndr_made", qd.n_ndr);
+	set_int(o, "processed", qd.n_processed);
 	set_int(o, "dkim_signed", qd.n_signed);
 	set_int(o, "dkim_unsigned", qd.n_unsigned);
 	set_int(o, "dkim_waiting", qd.nsigreqs);

@@ -232,6 +232,7 @@ struct queued {
 	uint64_t	 supp_tried;	/* ms of the last open attempt */
 	uint64_t	 n_suppressed;
 	uint64_t	 n_ndr;		/* reports made (ndr.c) */
+	uint64_t	 n_processed;	/* recipients handed to bouncd */
 	/* index */
 	MDB_env		*mdb;
 	MDB_dbi		 dbi;

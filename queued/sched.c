@@ -827,7 +827,9 @@ apply(struct qresult *r, uint64_t now)
 				    sizeof(q->last_error));
 			continue;
 		}
-		if (fin == RS_DELIVERED) {
+		if (fin == RS_DELIVERED && r->processor)
+			qd.n_processed++;	/* read by bouncd, not sent */
+		else if (fin == RS_DELIVERED) {
 			q->n_delivered++;
 			qd.n_delivered++;
 			q->last_error[0] = '\0';
