@@ -60,6 +60,7 @@ struct pjob {
 };
 
 struct out {
+	bool		 trusted;	/* may suppress (see process) */
 	struct buf	 rows;
 	struct buf	 events;
 	struct supp_entry *supp;
@@ -291,6 +292,11 @@ static bool
 suppress(struct out *o, const struct tie *t, const char *reason,
     const char *source, const char *note)
 {
+	if (!o->trusted) {
+		log_info("<%s> not suppressed: the report is not tied by a "
+		    "verified VERP return path (verp-secret)", t->rcpt);
+		return false;
+	}
 	o->supp = xreallocarray(o->supp, o->nsupp + 1, sizeof(*o->supp));
 	if (!supp_entry_make(&o->supp[o->nsupp], t->rcpt, t->job, t->pool,
 	    reason, source, note))
@@ -435,7 +441,8 @@ process(struct pjob *j, int fd)
 	for (i = 0; i < j->n; i++) {
 		if (config_processor(bd.d.cfg, j->rcpt[i]) == PROC_FBL)
 			fbl = true;
-		if (!have_verp && verp_decode(j->rcpt[i], &v) == 0)
+		if (!have_verp && verp_decode(j->rcpt[i],
+		    bd.d.cfg->verp_secret, &v) == 0)
 			have_verp = true;
 	}
 	orig_sender(j->rcpt[0], have_verp, orig, sizeof(orig));
@@ -455,10 +462,16 @@ process(struct pjob *j, int fd)
 	 * VERP return paths, names the recipient, VirtualMTA and job.
 	 */
 	if (!have_verp && config_processor(bd.d.cfg, res->env_from) ==
-	    PROC_BOUNCE && verp_decode(res->env_from, &v) == 0) {
+	    PROC_BOUNCE && verp_decode(res->env_from, bd.d.cfg->verp_secret,
+	    &v) == 0) {
 		have_verp = true;
 		orig_sender(res->env_from, true, orig, sizeof(orig));
 	}
+	/*
+	 * With verp-secret, only a report tied by a return path Tern
+	 * signed may suppress: anyone can send a bounce naming anyone.
+	 */
+	o.trusted = bd.d.cfg->verp_secret == NULL || (have_verp && v.verified);
 	if (res->arf.present)
 		do_arf(&o, res, &v, have_verp, orig, j);
 	else if (res->n > 0)

@@ -679,6 +679,7 @@ static const struct field top_fields[] = {
 	    0, 0, 0 },
 	{ "bounce-return-max-size", F_SIZE_FINITE, O(tern_config,
 	    ndr_max_return), 0, 0, 64ULL * 1024 * 1024 },
+	{ "verp-secret", F_STR, O(tern_config, verp_secret), 0, 0, 256 },
 };
 
 /* parse_cidr - "127.0.0.1/32", "10.0.0.0/8", "0/0", "::1/128", "1.2.3.4" */
@@ -2816,6 +2817,7 @@ config_free(struct tern_config *cfg)
 	free(cfg->user);
 	free(cfg->default_virtual_mta);
 	addrlist_free(&cfg->bounce_proc);
+	free(cfg->verp_secret);
 	addrlist_free(&cfg->fbl_proc);
 	for (i = 0; i < cfg->supp.ncats; i++)
 		free(cfg->supp.cats[i]);

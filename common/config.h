@@ -446,6 +446,7 @@ struct tern_config {
 	unsigned	 nhooks;
 	struct cfg_hook	*hooks;
 	uint64_t	 ndr_max_return;	/* bytes of the original in NDRs */
+	char		*verp_secret;		/* signs VERP return paths */
 };
 
 struct cfg_errors {

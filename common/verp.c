@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "util.h"
 #include "verp.h"
 
@@ -38,11 +42,37 @@ enc(struct buf *b, const char *s, size_t n)
 	return b->len <= MAILADDR_MAX;
 }
 
+/* tag - VERP_TAG_LEN hex digits of the HMAC of the fields */
+static void
+tag(const char *secret, const char *rcpt, const char *vmta,
+    const char *job, char out[VERP_TAG_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0;
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b, 4 * MAILADDR_MAX);
+	buf_printf(&b, "%s\n%s\n%s", rcpt, vmta ? vmta : "",
+	    job ? job : "");
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)b.data, b.len, md, &n) == NULL)
+		n = 0;
+	buf_free(&b);
+	for (i = 0; i < VERP_TAG_LEN; i++)
+		out[i] = n * 2 > (unsigned)i ? hex[(md[i / 2] >> (i % 2 ?
+		    0 : 4)) & 15] : '0';
+	out[VERP_TAG_LEN] = '\0';
+}
+
 /* build - the VERP form with nparts of (recipient, vmta, job), or -1 */
 static int
 build(const char *sender, const char *rcpt, const char *vmta,
-    const char *job, unsigned nparts, char *out, size_t outsz)
+    const char *job, const char *secret, unsigned nparts, char *out,
+    size_t outsz)
 {
+	char		 t[VERP_TAG_LEN + 1];
 	const char	*sat = strrchr(sender, '@'), *rat = strrchr(rcpt, '@');
 	struct buf	 b;
 	bool		 ok;
@@ -61,6 +91,13 @@ build(const char *sender, const char *rcpt, const char *vmta,
 	if (nparts >= 3) {
 		buf_add(&b, "=", 1);
 		ok = ok && enc(&b, job, strlen(job));
+	}
+	if (secret != NULL) {
+		/* The tag covers exactly the fields written. */
+		tag(secret, rcpt, nparts >= 2 ? vmta : "", nparts >= 3 ? job :
+		    "", t);
+		buf_add(&b, "=", 1);
+		buf_add(&b, t, VERP_TAG_LEN);
 	}
 	local = b.len;
 	buf_addstr(&b, sat);
@@ -81,7 +118,7 @@ build(const char *sender, const char *rcpt, const char *vmta,
  */
 int
 verp_encode(const char *sender, const char *rcpt, const char *vmta,
-    const char *job, char *out, size_t outsz)
+    const char *job, const char *secret, char *out, size_t outsz)
 {
 	unsigned n;
 
@@ -92,7 +129,7 @@ verp_encode(const char *sender, const char *rcpt, const char *vmta,
 	n = job != NULL && *job != '\0' ? 3 : vmta != NULL && *vmta != '\0' ?
 	    2 : 1;
 	for (; n >= 1; n--)
-		if (build(sender, rcpt, vmta, job, n, out, outsz) == 0)
+		if (build(sender, rcpt, vmta, job, secret, n, out, outsz) == 0)
 			return 0;
 	tern_strlcpy(out, sender, outsz);
 	return -1;
@@ -137,36 +174,69 @@ dec(const char *p, const char *e, char *out, size_t outsz)
 	return 0;
 }
 
-int
-verp_decode(const char *addr, struct verp *v)
+/* parse - the parts [p, at) split at '=' (n of them), decoded into v */
+static int
+parse(const char *p, const char *at, struct verp *v, unsigned want_tag,
+    char t[VERP_TAG_LEN + 1])
 {
-	const char	*at = strrchr(addr, '@'), *plus, *p, *e[5];
+	const char	*e[8];
 	char		 local[MAILADDR_MAX + 1], dom[MAILADDR_MAX + 1];
 	struct mailaddr	 a;
 	const char	*why;
-	unsigned	 n = 0;
+	unsigned	 n = 0, k;
 
 	memset(v, 0, sizeof(*v));
-	if (at == NULL || strlen(addr) > MAILADDR_MAX)
-		return -1;
-	for (plus = NULL, p = addr; p < at; p++)
-		if (*p == '+')
-			plus = p;
-	if (plus == NULL)
-		return -1;
-	for (p = plus + 1; p < at && n < 4; p++)
+	e[0] = p - 1;
+	for (; p < at && n < 5; p++)
 		if (*p == '=')
-			e[n++] = p;
-	if (n < 1 || n > 3 || p < at)
+			e[++n] = p;
+	if (p < at)
 		return -1;
-	e[n] = at;
-	if (dec(plus + 1, e[0], local, sizeof(local)) == -1 ||
-	    dec(e[0] + 1, e[1], dom, sizeof(dom)) == -1 ||
-	    (n >= 2 && dec(e[1] + 1, e[2], v->vmta, sizeof(v->vmta)) == -1) ||
-	    (n == 3 && dec(e[2] + 1, e[3], v->job, sizeof(v->job)) == -1))
+	e[++n] = at;			/* n parts, part i is (e[i-1], e[i]) */
+	if (n < 2 + want_tag || n > 4 + want_tag)
 		return -1;
+	k = n - want_tag;
+	if (dec(e[0] + 1, e[1], local, sizeof(local)) == -1 ||
+	    dec(e[1] + 1, e[2], dom, sizeof(dom)) == -1 ||
+	    (k >= 3 && dec(e[2] + 1, e[3], v->vmta, sizeof(v->vmta)) == -1) ||
+	    (k == 4 && dec(e[3] + 1, e[4], v->job, sizeof(v->job)) == -1))
+		return -1;
+	if (want_tag) {
+		if (e[n] - e[n - 1] - 1 != VERP_TAG_LEN)
+			return -1;
+		memcpy(t, e[n - 1] + 1, VERP_TAG_LEN);
+		t[VERP_TAG_LEN] = '\0';
+	}
 	if (!bsnprintf(v->rcpt, sizeof(v->rcpt), "%s@%s", local, dom) ||
 	    mailaddr_parse(v->rcpt, &a, &why) == -1 || dom[0] == '\0')
 		return -1;
 	return 0;
+}
+
+int
+verp_decode(const char *addr, const char *secret, struct verp *v)
+{
+	const char	*at = strrchr(addr, '@'), *plus = NULL, *p;
+	char		 got[VERP_TAG_LEN + 1], want[VERP_TAG_LEN + 1];
+
+	memset(v, 0, sizeof(*v));
+	if (at == NULL || strlen(addr) > MAILADDR_MAX)
+		return -1;
+	for (p = addr; p < at; p++)
+		if (*p == '+')
+			plus = p;
+	if (plus == NULL)
+		return -1;
+	if (secret != NULL && parse(plus + 1, at, v, 1, got) == 0) {
+		tag(secret, v->rcpt, v->vmta, v->job, want);
+		if (CRYPTO_memcmp(got, want, VERP_TAG_LEN) == 0) {
+			v->verified = true;
+			return 0;
+		}
+		/* Not ours: unsigned if it reads so, else tagged unverified. */
+		if (parse(plus + 1, at, v, 0, NULL) == 0)
+			return 0;
+		return parse(plus + 1, at, v, 1, got);
+	}
+	return parse(plus + 1, at, v, 0, NULL);
 }

@@ -441,8 +441,8 @@ static const char *
 return_path(const struct job *j, char *buf, size_t sz)
 {
 	if (dd.vm == NULL || !dd.vm->verp || j->nrcpt != 1 ||
-	    verp_encode(j->sender, j->r[0].addr, dd.vmta, j->job, buf,
-	    sz) == -1)
+	    verp_encode(j->sender, j->r[0].addr, dd.vmta, j->job,
+	    dd.d.cfg->verp_secret, buf, sz) == -1)
 		return j->sender;
 	return buf;
 }

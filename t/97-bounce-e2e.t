@@ -201,6 +201,34 @@ with Run(t, tmp, sink) as run:
          rr[0]["orig"] == "x@bounces.test",
          "... and accounted: a b row, 5.7.1, the entry's category", rr)
 
+    # --- verp-secret: only a signed return path may suppress ----------------
+    tern.extra = (PROCESSORS + "suppression: { refuse-at: rcpt }\n"
+                  "verp-secret: 0123456789abcdef-test\n")
+    tern.write_config()
+    t.is_(ctl(tern, "reload")[0], 0, "reload with a verp-secret")
+    send(tern.port, "bounce@bounces.test", "frank@dest.test", job="J10")
+    until(lambda: "frank@dest.test" in sink.delivered_rcpts(), 20)
+    fr = [m["frm"] for m in sink.delivered() if "frank@dest.test" in
+          m["rcpts"]]
+    signed = fr[0] if fr else ""
+    t.ok(signed.startswith("bounce+frank=dest.test=mta1=J10=") and
+         len(signed.split("@")[0].split("=")[-1]) == 10,
+         "the return path ends in a 10-digit tag", signed)
+    forged = "bounce+grace=dest.test=mta1=J10@bounces.test"
+    inject(tern.port, "", forged, dsn(forged, "grace@dest.test"))
+    t.ok(wait_rows(tern, "rb", "grace@dest.test", 20),
+         "a forged bounce (no tag) is still an rb row")
+    inject(tern.port, "", signed, dsn(signed, "frank@dest.test"))
+    t.ok(wait_rows(tern, "rb", "frank@dest.test", 20),
+         "the genuine bounce is an rb row")
+    until(lambda: "frank@dest.test" in ctl(tern, "--json", "suppression",
+                                           "show", "frank@dest.test")[1], 10)
+    t.ok("frank@dest.test" in ctl(tern, "--json", "suppression", "show",
+                                  "frank@dest.test")[1],
+         "the signed one suppressed frank")
+    t.ok(ctl(tern, "suppression", "show", "grace@dest.test")[0] == 1,
+         "the forged one suppressed nobody")
+
     # --- bouncd killed: the reports wait in the queue -------------------------
     tern.kill("bouncd")
     send(tern.port, "bounce@bounces.test", "dave@dest.test", job="J6")

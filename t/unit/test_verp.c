@@ -23,7 +23,8 @@ roundtrip(const char *sender, const char *rcpt, const char *vmta,
 {
 	char		 out[MAILADDR_MAX + 1];
 	struct verp	 v;
-	int		 r = verp_encode(sender, rcpt, vmta, job, out, sizeof(out));
+	int		 r = verp_encode(sender, rcpt, vmta, job, NULL, out,
+			    sizeof(out));
 
 	if (want == NULL) {
 		is_int(r, -1, "encode %s refused", rcpt);
@@ -32,10 +33,54 @@ roundtrip(const char *sender, const char *rcpt, const char *vmta,
 	}
 	is_int(r, 0, "encode %s", rcpt);
 	is_str(out, want, "VERP form of %s", rcpt);
-	is_int(verp_decode(out, &v), 0, "decode %s", out);
+	is_int(verp_decode(out, NULL, &v), 0, "decode %s", out);
 	is_str(v.rcpt, rcpt, "recipient back from %s", out);
 	is_str(v.vmta, wvmta, "vmta back from %s", out);
 	is_str(v.job, wjob, "job back from %s", out);
+}
+
+/* With a secret: a tag that verifies, and any change breaks it. */
+static void
+test_signed(void)
+{
+	char		 out[MAILADDR_MAX + 1], bad[MAILADDR_MAX + 1];
+	struct verp	 v;
+	char		*p;
+
+	is_int(verp_encode("bounce@b.test", "alice@dest.test", "mta1", "J1",
+	    "k3y-of-sixteen-chars", out, sizeof(out)), 0, "signed encode");
+	ok(strncmp(out, "bounce+alice=dest.test=mta1=J1=", 31) == 0 &&
+	    strlen(out) == 31 + VERP_TAG_LEN + strlen("@b.test"),
+	    "signed form ends in a %d-digit tag: %s", VERP_TAG_LEN, out);
+	is_int(verp_decode(out, "k3y-of-sixteen-chars", &v), 0, "decode");
+	ok(v.verified, "the tag verifies");
+	is_str(v.rcpt, "alice@dest.test", "recipient");
+	is_str(v.job, "J1", "job (not the tag)");
+	is_int(verp_decode(out, "another-key-entirely", &v), 0,
+	    "another key: still decodes");
+	ok(!v.verified, "... but does not verify");
+	/* A forger changes the recipient and keeps the tag. */
+	memcpy(bad, out, sizeof(bad));
+	p = strstr(bad, "alice");
+	memcpy(p, "mallo", 5);
+	is_int(verp_decode(bad, "k3y-of-sixteen-chars", &v), 0,
+	    "forged recipient decodes");
+	ok(!v.verified, "forged recipient does not verify");
+	/* Unsigned (mail sent before the secret): decodes, unverified. */
+	is_int(verp_decode("bounce+alice=dest.test=mta1@b.test",
+	    "k3y-of-sixteen-chars", &v), 0, "an unsigned form decodes");
+	ok(!v.verified && strcmp(v.vmta, "mta1") == 0,
+	    "unsigned: unverified, fields as written");
+	/* The tag stays when the job and the vmta must go (64 octets). */
+	is_int(verp_encode("bounce@b.test",
+	    "someone.with.a.long.name@dest.test", "mta-number-one",
+	    "campaign", "k3y-of-sixteen-chars", out, sizeof(out)), 0,
+	    "long: encoded");
+	is_int(verp_decode(out, "k3y-of-sixteen-chars", &v), 0,
+	    "long: decodes");
+	ok(v.verified && strcmp(v.rcpt,
+	    "someone.with.a.long.name@dest.test") == 0,
+	    "long: verified, the job dropped (%s)", out);
 }
 
 int
@@ -81,7 +126,9 @@ main(void)
 	roundtrip("bounce@b.test", big, "m", "j", NULL, NULL, NULL);
 	roundtrip("", "alice@dest.test", "m", "j", NULL, NULL, NULL);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		is_int(verp_decode(bad[i], &v), -1, "decode refuses \"%s\"",
+		is_int(verp_decode(bad[i], NULL, &v), -1,
+		    "decode refuses \"%s\"",
 		    bad[i]);
+	test_signed();
 	return done_testing();
 }
