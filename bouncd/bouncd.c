@@ -28,10 +28,7 @@
 
 struct bouncd bd;
 
-static void	queued_connect(void);
-static void	shaperd_connect(void);
-
-/* --- queued ------------------------------------------------------------ */
+/* --- queued: jobs in, results out (a link, see daemon.h) --------------- */
 
 static int
 on_queued_hello(struct ipc_peer *p, struct ipc_msg *m)
@@ -41,7 +38,7 @@ on_queued_hello(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	bd.queued_ms = 0;
+	bd.ql.ms = 0;
 	ipc_out_begin(&o, IPC_DELIVERD_READY, 0);
 	ipc_put_str(&o, BOUNCD_VMTA);
 	ipc_send(p, &o, -1);
@@ -55,34 +52,6 @@ static const struct ipc_handler queued_handlers[] = {
 	{ IPC_QUEUED_SUPPRESS, RB(ROLE_QUEUED), IPC_FD_NO, bouncd_on_suppress },
 };
 
-static void
-queued_closed(struct ipc_peer *p)
-{
-	bd.queued = NULL;
-	/* Jobs are answered at once: nothing is outstanding here. */
-	if (!bd.d.stopping)
-		queued_connect();
-}
-
-static void
-queued_dial(evutil_socket_t fd, short what, void *arg)
-{
-	if (bd.queued != NULL || bd.d.stopping)
-		return;
-	bd.queued = ipc_dial(bd.d.base, bd.d.cfg->run_dir, "queued.sock",
-	    ROLE_BOUNCD, ROLE_QUEUED, queued_handlers, nitems(queued_handlers),
-	    queued_closed, NULL);
-	if (bd.queued == NULL)
-		queued_connect();
-}
-
-static void
-queued_connect(void)
-{
-	ipc_redial_later(bd.d.base, &bd.ev_queued, &bd.queued_ms, queued_dial,
-	    NULL);
-}
-
 /* --- shaperd: complaints ------------------------------------------------ */
 
 static int
@@ -92,40 +61,13 @@ on_shaperd_hello(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	bd.shaperd_ms = 0;
+	bd.sl.ms = 0;
 	return 0;
 }
 
 static const struct ipc_handler shaperd_handlers[] = {
 	{ IPC_HELLO_OK, RB(ROLE_SHAPERD), IPC_FD_NO, on_shaperd_hello },
 };
-
-static void
-shaperd_closed(struct ipc_peer *p)
-{
-	bd.shaperd = NULL;
-	if (!bd.d.stopping)
-		shaperd_connect();
-}
-
-static void
-shaperd_dial(evutil_socket_t fd, short what, void *arg)
-{
-	if (bd.shaperd != NULL || bd.d.stopping)
-		return;
-	bd.shaperd = ipc_dial(bd.d.base, bd.d.cfg->run_dir, "shaperd.sock",
-	    ROLE_BOUNCD, ROLE_SHAPERD, shaperd_handlers,
-	    nitems(shaperd_handlers), shaperd_closed, NULL);
-	if (bd.shaperd == NULL)
-		shaperd_connect();
-}
-
-static void
-shaperd_connect(void)
-{
-	ipc_redial_later(bd.d.base, &bd.ev_shaperd, &bd.shaperd_ms,
-	    shaperd_dial, NULL);
-}
 
 /*
  * complaint_to_shaperd - a complaint counts against the queue of the
@@ -260,8 +202,15 @@ bouncd_main(int argc, char **argv)
 	listen_sock();
 	if (hooks_init(bd.d.base, bd.spool_fd, bd.d.cfg) == -1)
 		log_warnx("event-hooks: not started");
-	queued_dial(-1, 0, NULL);
-	shaperd_dial(-1, 0, NULL);
+	/* Jobs are answered at once: a lost link leaves nothing behind. */
+	bd.ql = (struct ipc_link){ .peer = &bd.queued, .sock = "queued.sock",
+	    .self = ROLE_BOUNCD, .role = ROLE_QUEUED, .table = queued_handlers,
+	    .ntable = nitems(queued_handlers) };
+	bd.sl = (struct ipc_link){ .peer = &bd.shaperd, .sock = "shaperd.sock",
+	    .self = ROLE_BOUNCD, .role = ROLE_SHAPERD,
+	    .table = shaperd_handlers, .ntable = nitems(shaperd_handlers) };
+	daemon_link(&bd.d, &bd.ql);
+	daemon_link(&bd.d, &bd.sl);
 	bd.ev_tick = event_new(bd.d.base, -1, EV_PERSIST, tick, NULL);
 	event_add(bd.ev_tick, &one);
 	log_info("ready: %s%s%s", bd.d.cfg->bounce_proc_set ?

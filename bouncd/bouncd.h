@@ -39,11 +39,9 @@ struct bouncd {
 	int		 listen_fd;	/* run-dir/bouncd.sock: tern */
 	struct event	*ev_listen;
 	struct ipc_peer	*queued;
-	struct event	*ev_queued;	/* redial */
-	unsigned	 queued_ms;
+	struct ipc_link	 ql;		/* to queued */
 	struct ipc_peer	*shaperd;
-	struct event	*ev_shaperd;
-	unsigned	 shaperd_ms;
+	struct ipc_link	 sl;		/* to shaperd */
 	struct supp	*supp;
 	struct bcat_table *bcat;
 	struct event	*ev_tick;

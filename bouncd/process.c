@@ -555,14 +555,7 @@ bouncd_on_job(struct ipc_peer *p, struct ipc_msg *m)
 	    skip_dsn(m, j->n) == -1 || ipc_get_end(m) == -1 ||
 	    !spool_id_ok(j->msgid))
 		goto bad;
-	{
-		const char *l = strrchr(j->srcmta, '('), *e;
-
-		if (l != NULL && (e = strchr(l, ')')) != NULL &&
-		    (size_t)(e - l - 1) < sizeof(j->srcip))
-			snprintf(j->srcip, sizeof(j->srcip), "%.*s",
-			    (int)(e - l - 1), l + 1);
-	}
+	(void)mta_address(j->srcmta, j->srcip, sizeof(j->srcip));
 	process(j, fd);
 	close(fd);
 	pjob_free(j);

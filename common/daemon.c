@@ -295,3 +295,50 @@ daemon_exit_soon(struct daemon *d, unsigned ms)
 
 	event_base_once(d->base, -1, EV_TIMEOUT, exit_cb, d->base, &tv);
 }
+
+/* --- links to other daemons ------------------------------------------- */
+
+static void	link_dial(evutil_socket_t, short, void *);
+
+static void
+link_later(struct ipc_link *l)
+{
+	if (!l->d->stopping)
+		ipc_redial_later(l->d->base, &l->ev, &l->ms, link_dial, l);
+}
+
+static void
+link_closed(struct ipc_peer *p)
+{
+	struct ipc_link *l = p->arg;
+
+	*l->peer = NULL;
+	if (l->down != NULL)
+		l->down(true);
+	link_later(l);
+}
+
+static void
+link_dial(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_link *l = arg;
+
+	if (*l->peer != NULL || l->d->stopping)
+		return;
+	*l->peer = ipc_dial(l->d->base, l->d->cfg->run_dir, l->sock, l->self,
+	    l->role, l->table, l->ntable, link_closed, l);
+	if (*l->peer == NULL) {
+		if (l->down != NULL)
+			l->down(false);
+		link_later(l);
+	} else if (l->up != NULL)
+		l->up();
+}
+
+/* daemon_link - dial l now, and keep it up (see struct ipc_link) */
+void
+daemon_link(struct daemon *d, struct ipc_link *l)
+{
+	l->d = d;
+	link_dial(-1, 0, l);
+}

@@ -46,11 +46,33 @@ struct daemon {
 	struct event		*ev_term, *ev_int, *ev_hup;
 };
 
+/*
+ * A link to another daemon's socket, dialled at once and again, with
+ * the back-off of ipc_redial_later, whenever it fails or is lost (until
+ * the daemon stops).  *peer is the daemon's own pointer to it (NULL
+ * while down).  down(was_up) runs after a loss (true) or a failed dial
+ * (false), up() after a dial that connected; the HELLO_OK handler sets
+ * ms to 0 once the peer has answered.
+ */
+struct ipc_link {
+	struct ipc_peer		**peer;
+	const char		*sock;		/* in run-dir */
+	enum ipc_role		 self, role;
+	const struct ipc_handler *table;
+	size_t			 ntable;
+	void			(*up)(void);
+	void			(*down)(bool was_up);
+	struct daemon		*d;
+	struct event		*ev;
+	unsigned		 ms;
+};
+
 extern struct daemon *tern_daemon;
 
 void	daemon_init(struct daemon *, int argc, char **argv);
 void	daemon_run(struct daemon *);
 int	privsep_drop(const char *user);
 void	daemon_exit_soon(struct daemon *, unsigned ms);
+void	daemon_link(struct daemon *, struct ipc_link *);
 
 #endif

@@ -1308,3 +1308,23 @@ supp_csv_format(const struct supp_entry *e, char *out, size_t sz)
 		return -1;
 	return (int)o;
 }
+
+/*
+ * supp_reader - a reader's handle, opened once bouncd has made the
+ * list: *s when open, else one try per SUPP_REOPEN_MS (*tried is the
+ * time of the last, in ms), NULL meanwhile
+ */
+struct supp *
+supp_reader(struct supp **s, uint64_t *tried, const char *spool_dir)
+{
+	const char	*why = NULL;
+	uint64_t	 now;
+
+	if (*s != NULL)
+		return *s;
+	now = now_ms();
+	if (now - *tried < SUPP_REOPEN_MS)
+		return NULL;
+	*tried = now;
+	return *s = supp_open(spool_dir, false, &why);
+}

@@ -47,6 +47,9 @@ struct supp;
  */
 struct supp	*supp_open(const char *spool_dir, bool writer, const char **why);
 void		 supp_close(struct supp *);
+#define SUPP_REOPEN_MS	5000
+struct supp	*supp_reader(struct supp **, uint64_t *tried,
+		    const char *spool_dir);
 
 /* Writer.  Each call is one durable LMDB transaction. */
 int		 supp_put(struct supp *, const struct supp_entry *);

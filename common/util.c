@@ -437,3 +437,18 @@ text_line_len(const char *p, size_t i, size_t e)
 		l--;
 	return l;
 }
+
+/* mta_address - "helo (1.2.3.4)" -> "1.2.3.4", the last parentheses */
+int
+mta_address(const char *hostip, char *out, size_t sz)
+{
+	const char *l = strrchr(hostip, '('), *r;
+
+	out[0] = '\0';
+	if (l == NULL || (r = strchr(l, ')')) == NULL ||
+	    (size_t)(r - l - 1) >= sz)
+		return -1;
+	memcpy(out, l + 1, (size_t)(r - l - 1));
+	out[r - l - 1] = '\0';
+	return 0;
+}

@@ -61,6 +61,8 @@ void	 free_secret(void *, size_t);
 uint64_t now_ms(void);
 
 size_t	 text_line_end(const char *, size_t n, size_t i);
+/* The address of "helo (address)" (accounting's srcMta): 0 or -1. */
+int	 mta_address(const char *hostip, char *out, size_t sz);
 size_t	 text_line_len(const char *, size_t i, size_t e);
 
 #endif

@@ -373,7 +373,7 @@ on_hello_ok(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	dd.reconnect_ms = 0;
+	dd.ql.ms = 0;
 	ipc_out_begin(&o, IPC_DELIVERD_READY, 0);
 	ipc_put_str(&o, dd.vmta);
 	ipc_send(p, &o, -1);
@@ -386,16 +386,16 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_QUEUED_JOB, RB(ROLE_QUEUED), IPC_FD_YES, on_job },
 };
 
-static void	queued_connect(void);
-
+/* queued_down - the link went (a failed dial leaves nothing to undo) */
 static void
-queued_closed(struct ipc_peer *p)
+queued_down(bool was_up)
 {
 	struct hmap_ent	*e;
 	size_t		 it;
 	struct job	*j;
 
-	dd.queued = NULL;
+	if (!was_up)
+		return;
 	dd.link_gen++;
 	/*
 	 * Every job goes, now: the next queued schedules those recipients
@@ -408,27 +408,6 @@ queued_closed(struct ipc_peer *p)
 	for (e = NULL; (e = hmap_next(&dd.dqueues, e, &it)) != NULL;)
 		while ((j = dq_take_any(e->val)) != NULL)
 			job_drop(j);
-	if (!dd.d.stopping)
-		queued_connect();
-}
-
-static void
-reconnect_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (dd.queued != NULL || dd.d.stopping)
-		return;
-	dd.queued = ipc_dial(dd.d.base, dd.d.cfg->run_dir, "queued.sock",
-	    ROLE_DELIVERD, ROLE_QUEUED, handlers, nitems(handlers),
-	    queued_closed, NULL);
-	if (dd.queued == NULL)
-		queued_connect();
-}
-
-static void
-queued_connect(void)
-{
-	ipc_redial_later(dd.d.base, &dd.ev_reconnect, &dd.reconnect_ms,
-	    reconnect_cb, NULL);
 }
 
 static int
@@ -547,7 +526,10 @@ deliverd_main(int argc, char **argv)
 	if (tls_init(dd.d.cfg) == -1)
 		log_warnx("TLS: no CA bundle; certificates cannot be verified");
 	shape_init();
-	reconnect_cb(-1, 0, NULL);
+	dd.ql = (struct ipc_link){ .peer = &dd.queued, .sock = "queued.sock",
+	    .self = ROLE_DELIVERD, .role = ROLE_QUEUED, .table = handlers,
+	    .ntable = nitems(handlers), .down = queued_down };
+	daemon_link(&dd.d, &dd.ql);
 	dd.ev_dump = evsignal_new(dd.d.base, SIGUSR1, dump_cb, NULL);
 	evsignal_add(dd.ev_dump, NULL);
 	daemon_run(&dd.d);

@@ -140,12 +140,10 @@ struct deliverd {
 	const struct cfg_vmta *vm;
 	struct ipc_peer	*queued;
 	unsigned	 link_gen;
-	struct event	*ev_reconnect;
-	unsigned	 reconnect_ms;
+	struct ipc_link	 ql;		/* to queued */
 	struct event	*ev_dump;
 	struct ipc_peer	*shaper;
-	struct event	*ev_shaper;
-	unsigned	 shaper_ms;
+	struct ipc_link	 sl;		/* to shaperd */
 	struct hmap	 dqueues;
 	struct dnsmx	*dns;
 	struct evdns_base *evdns;

@@ -26,7 +26,6 @@
 #include "log.h"
 #include "deliverd.h"
 
-static void	shaper_connect(void);
 static void	ask_again(evutil_socket_t, short, void *);
 
 static const char *
@@ -306,7 +305,7 @@ on_hello_ok(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	dd.shaper_ms = 0;
+	dd.sl.ms = 0;
 	ipc_out_begin(&o, IPC_SHAPE_VMTA, 0);
 	ipc_put_str(&o, dd.vmta);
 	ipc_send(p, &o, -1);
@@ -333,13 +332,15 @@ static const struct ipc_handler handlers[] = {
 	{ IPC_SHAPE_DISCONNECT, RB(ROLE_SHAPERD), IPC_FD_NO, on_disconnect },
 };
 
+/* shaper_down - the link went: what shaperd granted goes with it */
 static void
-shaper_closed(struct ipc_peer *p)
+shaper_down(bool was_up)
 {
 	struct hmap_ent	*e;
 	size_t		 it;
 
-	dd.shaper = NULL;
+	if (!was_up)
+		return;
 	/*
 	 * Answers that will not come: forget the asks.  Unused tokens go
 	 * too, so that nothing starts until a new shaperd says so.
@@ -353,36 +354,18 @@ shaper_closed(struct ipc_peer *p)
 		if (dq->ev_ask != NULL)
 			evtimer_del(dq->ev_ask);
 	}
-	if (!dd.d.stopping) {
+	if (!dd.d.stopping)
 		log_warnx("lost the link to shaperd; nothing new starts until "
 		    "it is back");
-		shaper_connect();
-	}
-}
-
-static void
-shaper_reconnect(evutil_socket_t fd, short what, void *arg)
-{
-	if (dd.shaper != NULL || dd.d.stopping)
-		return;
-	dd.shaper = ipc_dial(dd.d.base, dd.d.cfg->run_dir, "shaperd.sock",
-	    ROLE_DELIVERD, ROLE_SHAPERD, handlers, nitems(handlers),
-	    shaper_closed, NULL);
-	if (dd.shaper == NULL)
-		shaper_connect();
-}
-
-static void
-shaper_connect(void)
-{
-	ipc_redial_later(dd.d.base, &dd.ev_shaper, &dd.shaper_ms,
-	    shaper_reconnect, NULL);
 }
 
 void
 shape_init(void)
 {
-	shaper_reconnect(-1, 0, NULL);
+	dd.sl = (struct ipc_link){ .peer = &dd.shaper, .sock = "shaperd.sock",
+	    .self = ROLE_DELIVERD, .role = ROLE_SHAPERD, .table = handlers,
+	    .ntable = nitems(handlers), .down = shaper_down };
+	daemon_link(&dd.d, &dd.sl);
 }
 
 static void

@@ -47,7 +47,6 @@
 #define DKIM_HEAD_MAX	(128 * 1024)	/* header block read for From */
 #define DKIM_REQ_MAX	10000		/* requests waiting at once */
 
-static void	dial_cb(evutil_socket_t, short, void *);
 
 /* wanted - does any recipient's mail through the vmta get signed? */
 static bool
@@ -271,7 +270,7 @@ on_hello_ok(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	qd.dkimd_ms = 0;
+	qd.dl.ms = 0;
 	qd.dkimd_down = 0;
 	log_debug("connected to dkimd pid=%u", pid);
 	return 0;
@@ -296,47 +295,29 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	arm_timer();
 }
 
+/* dkimd_down - what was sent goes again on the next link */
 static void
-redial(void)
-{
-	if (qd.d.stopping)
-		return;
-	ipc_redial_later(qd.d.base, &qd.ev_dkimd, &qd.dkimd_ms, dial_cb, NULL);
-}
-
-/* dkimd_closed - what was sent goes again on the next link */
-static void
-dkimd_closed(struct ipc_peer *p)
+dkimd_down(bool was_up)
 {
 	struct sigreq *r;
 
-	qd.dkimd = NULL;
 	if (qd.dkimd_down == 0)
 		qd.dkimd_down = now_ms();
+	if (!was_up)
+		return;
 	TAILQ_FOREACH(r, &qd.sigreqs, link)
 		r->sent = false;
 	if (!qd.d.stopping)
 		log_info("lost the link to dkimd; %u signatures waiting",
 		    qd.nsigreqs);
-	redial();
 }
 
+/* dkimd_up - connected: the waiting requests go */
 static void
-dial_cb(evutil_socket_t fd, short what, void *arg)
+dkimd_up(void)
 {
 	struct sigreq *r;
 
-	if (qd.dkimd != NULL || qd.d.stopping)
-		return;
-	qd.dkimd = ipc_dial(qd.d.base, qd.d.cfg->run_dir, "dkimd.sock",
-	    ROLE_QUEUED, ROLE_DKIMD, handlers, nitems(handlers), dkimd_closed,
-	    NULL);
-	if (qd.dkimd == NULL) {
-		if (qd.dkimd_down == 0)
-			qd.dkimd_down = now_ms();
-		redial();
-		return;
-	}
 	TAILQ_FOREACH(r, &qd.sigreqs, link)
 		send_req(r);
 }
@@ -367,5 +348,8 @@ dkim_init(void)
 {
 	TAILQ_INIT(&qd.sigreqs);
 	qd.ev_sign = evtimer_new(qd.d.base, timeout_cb, NULL);
-	dial_cb(-1, 0, NULL);
+	qd.dl = (struct ipc_link){ .peer = &qd.dkimd, .sock = "dkimd.sock",
+	    .self = ROLE_QUEUED, .role = ROLE_DKIMD, .table = handlers,
+	    .ntable = nitems(handlers), .up = dkimd_up, .down = dkimd_down };
+	daemon_link(&qd.d, &qd.dl);
 }

@@ -46,20 +46,17 @@ static unsigned	 nmade;
 
 static bool	 esmtp_has(const char *, const char *);
 
-/* client_policy - the source policy of the client that sent m */
+/* generate_for - generate-bounces of the source that sent m */
 static bool
 generate_for(const struct msg *m)
 {
 	struct sockaddr_storage ss;
 	struct src_policy	pol;
-	const char		*l = strrchr(m->srcmta, '('), *r;
 	char			 ip[64];
 
 	memset(&ss, 0, sizeof(ss));
-	if (l == NULL || (r = strchr(l, ')')) == NULL ||
-	    (size_t)(r - l - 1) >= sizeof(ip))
+	if (mta_address(m->srcmta, ip, sizeof(ip)) == -1)
 		return false;
-	snprintf(ip, sizeof(ip), "%.*s", (int)(r - l - 1), l + 1);
 	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) ==
 	    1)
 		ss.ss_family = AF_INET;

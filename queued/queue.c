@@ -151,6 +151,7 @@ void
 msg_enqueue(struct msg *m)
 {
 	const struct dom_policy *pol;
+	const struct cfg_vmta	*vm;
 	unsigned	 i, j, chunk;
 
 	hmap_put(&qd.msgs, m->id, m);
@@ -173,8 +174,7 @@ msg_enqueue(struct msg *m)
 		chunk = pol->max_rcpt_per_message < QJOB_RCPT_MAX ?
 		    (unsigned)pol->max_rcpt_per_message : QJOB_RCPT_MAX;
 		/* VERP names one recipient per return path. */
-		if (config_vmta(qd.d.cfg, q->vmta) != NULL &&
-		    config_vmta(qd.d.cfg, q->vmta)->verp)
+		if ((vm = config_vmta(qd.d.cfg, q->vmta)) != NULL && vm->verp)
 			chunk = 1;
 		/* The latest qentry of this message in q, if it has room. */
 		for (j = i; j-- > 0;)

@@ -219,8 +219,7 @@ struct queued {
 	struct buf	 acct_buf;
 	/* DKIM signing at commit (dkim.c) */
 	struct ipc_peer	*dkimd;
-	struct event	*ev_dkimd;	/* redial */
-	unsigned	 dkimd_ms;
+	struct ipc_link	 dl;		/* to dkimd */
 	uint64_t	 dkimd_down;	/* ms since the link is down, 0: up */
 	struct event	*ev_sign;	/* the oldest request's deadline */
 	TAILQ_HEAD(, sigreq) sigreqs;

@@ -29,23 +29,15 @@
 #include "log.h"
 #include "queued.h"
 
-#define SUPP_RETRY_MS	5000
 #define ROWS_MAX	(8u << 20)
 
-/* supp_ready - the list, opened once bouncd has made it */
+/* supp_ready - the list (read-only), once bouncd has made it */
 static struct supp *
 supp_ready(void)
 {
-	uint64_t	 now = now_ms();
-	const char	*why = NULL;
-
 	if (!qd.d.cfg->supp.enabled)
 		return NULL;
-	if (qd.supp == NULL && now - qd.supp_tried >= SUPP_RETRY_MS) {
-		qd.supp_tried = now;
-		qd.supp = supp_open(qd.d.cfg->spool_dir, false, &why);
-	}
-	return qd.supp;
+	return supp_reader(&qd.supp, &qd.supp_tried, qd.d.cfg->spool_dir);
 }
 
 /* category - what the b row says for an entry's reason */

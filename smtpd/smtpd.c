@@ -189,7 +189,7 @@ on_hello_ok(struct ipc_peer *p, struct ipc_msg *m)
 
 	if (ipc_get_u32(m, &pid) == -1 || ipc_get_end(m) == -1)
 		return -1;
-	smtpd.reconnect_ms = 0;
+	smtpd.ql.ms = 0;
 	log_info("connected to queued pid=%u", pid);
 	return 0;
 }
@@ -203,40 +203,19 @@ static const struct ipc_handler queued_handlers[] = {
 	    on_commit_reply },
 };
 
+/* queued_down - the link went: so did the transactions queued held */
 static void
-queued_closed(struct ipc_peer *p)
+queued_down(bool was_up)
 {
 	struct session *s, *next;
 
+	if (!was_up)
+		return;
 	log_warnx("lost the link to queued");
-	smtpd.queued = NULL;
-	/* Every transaction that queued was holding is gone with it. */
 	for (s = TAILQ_FIRST(&smtpd.sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		session_queue_lost(s);
 	}
-	if (!smtpd.d.stopping)
-		smtpd_queued_connect();
-}
-
-static void
-reconnect_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (smtpd.queued != NULL || smtpd.d.stopping)
-		return;
-	smtpd.queued = ipc_dial(smtpd.d.base, smtpd.d.cfg->run_dir,
-	    "queued.sock", ROLE_SMTPD, ROLE_QUEUED, queued_handlers,
-	    nitems(queued_handlers), queued_closed, NULL);
-	if (smtpd.queued == NULL)
-		smtpd_queued_connect();
-}
-
-/* smtpd_queued_connect - (re)connect soon, backing off to 1 s */
-void
-smtpd_queued_connect(void)
-{
-	ipc_redial_later(smtpd.d.base, &smtpd.ev_reconnect,
-	    &smtpd.reconnect_ms, reconnect_cb, NULL);
 }
 
 /* --- stop and reload --------------------------------------------------- */
@@ -350,7 +329,11 @@ smtpd_main(int argc, char **argv)
 		    on_accept_error);
 		smtpd.nlisteners++;
 	}
-	reconnect_cb(-1, 0, NULL);
+	smtpd.ql = (struct ipc_link){ .peer = &smtpd.queued,
+	    .sock = "queued.sock", .self = ROLE_SMTPD, .role = ROLE_QUEUED,
+	    .table = queued_handlers, .ntable = nitems(queued_handlers),
+	    .down = queued_down };
+	daemon_link(&smtpd.d, &smtpd.ql);
 	daemon_run(&smtpd.d);
 	log_info("exiting");
 	return 0;
@@ -367,20 +350,10 @@ smtpd_suppressed(const char *addr, struct supp_entry *e)
 {
 	const struct cfg_suppression *cs = &smtpd.d.cfg->supp;
 	char		 norm[MAILADDR_MAX + 1];
-	const char	*why;
-	uint64_t	 now;
 
-	if (!cs->enabled || !cs->at_rcpt)
+	if (!cs->enabled || !cs->at_rcpt || supp_reader(&smtpd.supp,
+	    &smtpd.supp_tried, smtpd.d.cfg->spool_dir) == NULL)
 		return false;
-	if (smtpd.supp == NULL) {
-		now = now_ms();
-		if (now - smtpd.supp_tried < 5000)
-			return false;
-		smtpd.supp_tried = now;
-		if ((smtpd.supp = supp_open(smtpd.d.cfg->spool_dir, false,
-		    &why)) == NULL)
-			return false;
-	}
 	return supp_norm_addr(addr, norm, sizeof(norm)) == 0 &&
 	    supp_get(smtpd.supp, "", norm, e) == 1;
 }

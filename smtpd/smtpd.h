@@ -166,8 +166,7 @@ struct smtpd {
 	struct evconnlistener *listeners[64];
 	unsigned	 nlisteners;
 	struct ipc_peer	*queued;
-	struct event	*ev_reconnect;
-	unsigned	 reconnect_ms;
+	struct ipc_link	 ql;		/* to queued */
 	struct event	*ev_stop;
 	uint64_t	 next_id;
 	struct supp	*supp;		/* suppression-list reader */
@@ -177,7 +176,6 @@ struct smtpd {
 extern struct smtpd smtpd;
 
 /* smtpd.c */
-void	 smtpd_queued_connect(void);
 uint32_t smtpd_slot_alloc(struct session *);
 uint64_t session_reqid(struct session *);
 struct session *session_by_reqid(uint64_t);
