@@ -224,19 +224,15 @@ supp_set_mapsize(uint64_t sz)
 
 /* --- keys and values --------------------------------------------------- */
 
+static int	start_key(char *, const char *, const char *, MDB_val *);
+
+/* key_make - an entry's key: scope, NUL, a non-empty address */
 static int
 key_make(char *k, const char *scope, const char *addr, MDB_val *kv)
 {
-	size_t sl = strlen(scope), al = strlen(addr);
-
-	if (sl > SUPP_SCOPE_MAX || al == 0 || al > MAILADDR_MAX)
+	if (addr[0] == '\0')
 		return -1;
-	memcpy(k, scope, sl);
-	k[sl] = '\0';
-	memcpy(k + sl + 1, addr, al);
-	kv->mv_data = k;
-	kv->mv_size = sl + 1 + al;
-	return 0;
+	return start_key(k, scope, addr, kv);
 }
 
 /* key_split - scope and address out of a stored key; -1 if malformed */
